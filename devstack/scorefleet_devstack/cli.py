@@ -1,0 +1,76 @@
+"""`scorefleet` command line: `scorefleet devstack setup|up|down|status|env`.
+
+The shell around `stack` and `builds`: parses settings once, prints progress, turns StackError and
+BuildError into a message and exit status 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import builds, stack
+from .config import StackSettings
+from .processes import StackError
+
+app = typer.Typer(help="scorefleet: a Kafka-lag-scaled ML scoring fleet on Kubernetes.", no_args_is_help=True)
+devstack_app = typer.Typer(help="The local real stack: Kubernetes control plane, Kafka, Prometheus, node agent.",
+                           no_args_is_help=True)
+app.add_typer(devstack_app, name="devstack")
+console = Console(highlight=False)
+
+
+def _say_with_clock(started: float) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:7.1f}s[/dim] {line}")
+    return say
+
+
+@devstack_app.command()
+def setup() -> None:
+    """Fetch or build every binary the stack runs (cached under ~/.cache/scorefleet)."""
+    try:
+        builds.ensure_all(StackSettings(), say=_say_with_clock(time.monotonic()))
+    except builds.BuildError as exc:
+        console.print(f"[red]setup failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@devstack_app.command()
+def up() -> None:
+    """Start the stack (idempotent): builds what is missing, starts each component, waits for readiness."""
+    settings = StackSettings()
+    try:
+        stack.up(settings, say=_say_with_clock(time.monotonic()))
+    except (StackError, builds.BuildError) as exc:
+        console.print(f"[red]up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print("\n".join(stack.env_lines(settings)), markup=False)
+
+
+@devstack_app.command()
+def down(keep_state: bool = typer.Option(False, "--keep-state", help="Keep data, certificates and logs.")) -> None:
+    """Stop every process the stack started and remove its state."""
+    stack.down(StackSettings(), keep_state=keep_state, say=_say_with_clock(time.monotonic()))
+
+
+@devstack_app.command()
+def status() -> None:
+    """Show each component: pid, listening address, log file. Exit 1 when any is down."""
+    table = Table("component", "pid", "listening", "log")
+    rows = stack.status(StackSettings())
+    for row in rows:
+        table.add_row(row.name, str(row.pid) if row.pid else "[red]down[/red]", row.listening, str(row.log))
+    console.print(table)
+    if any(row.pid is None for row in rows):
+        raise typer.Exit(1)
+
+
+@devstack_app.command()
+def env() -> None:
+    """Print `export` lines for KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, PROMETHEUS_URL, MODEL_STORE_URL, PATH."""
+    typer.echo("\n".join(stack.env_lines(StackSettings())))
