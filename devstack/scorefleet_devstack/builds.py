@@ -7,6 +7,7 @@ progress line with the elapsed time, because a cold build takes many minutes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -79,7 +80,8 @@ def ensure_all(settings: StackSettings, *, say: Callable[[str], None] = print) -
     etcd_dir = settings.build_dir("etcd", v.etcd)
     kube_dir = settings.build_dir("kubernetes", v.kubernetes)
     helm_dir = settings.build_dir("helm", v.helm)
-    kafka_dir = settings.build_dir("kafka", v.kafka)
+    pom_digest = hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()[:8]
+    kafka_dir = settings.build_dir("kafka", f"{v.kafka}-{pom_digest}")
     binaries = Binaries(etcd=etcd_dir / "bin" / "etcd", kubernetes_bin=kube_dir / "bin",
                         helm=helm_dir / "bin" / "helm", kafka_libs=kafka_dir / "libs",
                         prometheus=Path("/usr/bin/prometheus"))

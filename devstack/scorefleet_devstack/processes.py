@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ class StackError(RuntimeError):
 class Component:
     """One supervised process of the stack.
 
-    `argv`/`env`/`cwd` start it; `ports` are loopback TCP ports it binds (each must be free before
+    `argv`/`env` start it; `ports` are loopback TCP ports it binds (each must be free before
     start); `ready` is a probe returning True once it serves; `prepare` runs before the first start
     (config files, storage formatting); `stop_grace_seconds` is the SIGTERM-to-SIGKILL delay."""
 
@@ -34,7 +34,6 @@ class Component:
     ready: Callable[[], bool]
     ports: tuple[int, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    cwd: Path | None = None
     prepare: Callable[[], None] | None = None
     stop_grace_seconds: float = 15.0
 
@@ -111,19 +110,17 @@ class Supervisor:
             component.prepare()
         self.pids_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_file(component.name).open("ab")
-        process = subprocess.Popen(component.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=component.cwd, env={**os.environ, **component.env}, start_new_session=True)
-        log.close()
-        self.pid_file(component.name).write_text(f"{process.pid}\n")
+        pid = _spawn_detached(component, log_path=self.log_file(component.name))
+        self.pid_file(component.name).write_text(f"{pid}\n")
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise StackError(f"{component.name} exited with status {process.returncode} during start-up; "
+            exit_status = _exit_status(pid)
+            if exit_status is not None:
+                raise StackError(f"{component.name} exited with status {exit_status} during start-up; "
                                  f"last lines of {self.log_file(component.name)}:\n"
                                  f"{log_tail(self.log_file(component.name))}")
             if _probe(component):
-                self.say(f"  {component.name}: ready in {time.monotonic() - started:.1f} s (pid {process.pid})")
+                self.say(f"  {component.name}: ready in {time.monotonic() - started:.1f} s (pid {pid})")
                 return
             time.sleep(0.25)
         raise StackError(f"{component.name} was not ready within {timeout_seconds:.0f} s; last lines of "
@@ -153,6 +150,35 @@ class Supervisor:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         return True
+
+
+def _spawn_detached(component: Component, *, log_path: Path) -> int:
+    """Start the component in a new session (its own process group), stdout+stderr appended to
+    `log_path`, stdin from /dev/null; return its pid. Raises StackError when it cannot be executed."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2), (os.POSIX_SPAWN_CLOSE, fd)]
+        argv = component.argv
+        executable = argv[0] if "/" in argv[0] else shutil.which(argv[0]) or argv[0]
+        try:
+            return os.posix_spawn(executable, argv, {**os.environ, **component.env}, file_actions=actions,
+                                  setsid=True)
+        except OSError as exc:
+            raise StackError(f"{component.name} could not be started: {exc} ({executable})") from exc
+    finally:
+        os.close(fd)
+
+
+def _exit_status(pid: int) -> int | None:
+    """The exit status of our child `pid` if it has exited (reaping it), else None."""
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None if pid_alive(pid) else -1
+    if waited == 0:
+        return None
+    return os.waitstatus_to_exitcode(status)
 
 
 def _probe(component: Component) -> bool:

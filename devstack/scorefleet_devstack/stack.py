@@ -75,7 +75,10 @@ def _tls_context(settings: StackSettings, *, client: str | None = "admin", verif
 def _kafka_ready(bootstrap_servers: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(timeout=2)
+    host, port = bootstrap_servers.split(",")[0].rsplit(":", 1)
+    if not port_in_use(int(port), host):
+        return False
+    metadata = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0}).list_topics(timeout=2)
     return bool(metadata.brokers)
 
 

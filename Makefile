@@ -1,0 +1,46 @@
+# scorefleet: `make demo` runs the whole pipeline on the local real stack; `make test` runs every test.
+# Heavy builds are cached under ~/.cache/scorefleet (keyed by version); Python deps go in .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SCOREFLEET := $(BIN)/scorefleet
+PYTEST_ARGS ?=
+
+.PHONY: setup venv up down status env test unit integration lint crds docs demo bench-scorer bench-operator bench-autoscale
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@echo "setup: python virtual environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+## setup: Python deps in .venv, then the stack's binaries (etcd, Kubernetes, helm, Kafka, Prometheus)
+setup: venv
+	@$(SCOREFLEET) devstack setup
+
+## up / down / status / env: the dev stack
+up: setup
+	@$(SCOREFLEET) devstack up
+down:
+	@test -x $(SCOREFLEET) && $(SCOREFLEET) devstack down || true
+status: venv
+	@$(SCOREFLEET) devstack status
+env: venv
+	@$(SCOREFLEET) devstack env
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy operator/detection_operator scorer_image/scorer devstack/scorefleet_devstack tests bench
+
+unit: venv
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+## test: lint, start the stack, run every test (unit, integration, e2e), stop the stack, return the suite's status
+test: setup lint
+	@$(SCOREFLEET) devstack up
+	@status=0; $(BIN)/pytest -q -p no:cacheprovider tests $(PYTEST_ARGS) || status=$$?; \
+	  $(SCOREFLEET) devstack down; exit $$status

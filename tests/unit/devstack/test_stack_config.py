@@ -1,0 +1,67 @@
+"""Unit tests of the dev stack's pure parts: generated configs, credentials, build flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from scorefleet_devstack import builds, pki, stack
+from scorefleet_devstack.config import StackSettings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> StackSettings:
+    return StackSettings(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+
+
+def test_kafka_properties_are_single_node_kraft_on_loopback(settings: StackSettings) -> None:
+    props = dict(line.split("=", 1) for line in stack._kafka_properties(settings).splitlines() if line)
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["auto.create.topics.enable"] == "false"
+
+
+@pytest.mark.parametrize(("scrape_pods", "jobs"), [
+    pytest.param(True, ["kafka-lag", "kubernetes-pods"], id="own-cluster-scrapes-pods"),
+    pytest.param(False, ["kafka-lag"], id="reused-cluster-scrapes-only-lag"),
+])
+def test_prometheus_config_jobs(settings: StackSettings, scrape_pods: bool, jobs: list[str]) -> None:
+    config = stack._prometheus_config(settings, stack.endpoints(settings), scrape_pods=scrape_pods)
+    assert [job["job_name"] for job in config["scrape_configs"]] == jobs  # type: ignore[attr-defined]
+
+
+def test_pod_scrape_uses_pod_ip_and_port_annotation(settings: StackSettings) -> None:
+    config = stack._prometheus_config(settings, stack.endpoints(settings), scrape_pods=True)
+    pods = config["scrape_configs"][1]  # type: ignore[index]
+    address = next(r for r in pods["relabel_configs"] if r.get("target_label") == "__address__")
+    assert address["source_labels"] == ["__meta_kubernetes_pod_ip",
+                                        "__meta_kubernetes_pod_annotation_prometheus_io_port"]
+
+
+def test_pki_issues_admin_in_system_masters_and_is_idempotent(tmp_path: Path) -> None:
+    pki.ensure_pki(tmp_path, apiserver_url="https://127.0.0.1:16443")
+    first = (tmp_path / "ca.crt").read_bytes()
+    pki.ensure_pki(tmp_path, apiserver_url="https://127.0.0.1:16443")
+    assert (tmp_path / "ca.crt").read_bytes() == first
+    admin = x509.load_pem_x509_certificate((tmp_path / "admin.crt").read_bytes())
+    orgs = [a.value for a in admin.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)]
+    assert orgs == ["system:masters"]
+    server = x509.load_pem_x509_certificate((tmp_path / "apiserver.crt").read_bytes())
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    kubeconfig = yaml.safe_load((tmp_path / "admin.kubeconfig").read_text())
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:16443"
+
+
+def test_kubeconfig_needs_a_credential() -> None:
+    with pytest.raises(ValueError, match="client certificate and key, or a token"):
+        pki.kubeconfig_document(server="https://x", ca_pem=b"")
+
+
+def test_version_ldflags_set_the_tag() -> None:
+    flags = builds._version_ldflags("v1.34.4")
+    assert "-X k8s.io/component-base/version.gitVersion=v1.34.4" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=34" in flags
