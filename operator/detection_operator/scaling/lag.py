@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from detection_operator.api.pipeline import OffsetResetPolicy
 from detection_operator.api.scaling import MAX_PARTITIONS_IN_STATUS, LagSource, LagStatus, PartitionLagStatus
 
 __all__ = [
@@ -39,13 +40,6 @@ __all__ = [
     "lag_from_prometheus",
     "partition_lag_messages",
 ]
-
-
-class OffsetResetPolicy(StrEnum):
-    """Where a consumer with no usable committed offset starts (Kafka's ``auto.offset.reset``)."""
-
-    LATEST = "latest"
-    EARLIEST = "earliest"
 
 
 class UnknownLagReason(StrEnum):
