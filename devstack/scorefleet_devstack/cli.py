@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -40,20 +41,31 @@ def setup() -> None:
         raise typer.Exit(1) from exc
 
 
+SkipOption = Annotated[list[str] | None, typer.Option(
+    "--skip", help=f"A component not to start (one of: {', '.join(stack.ORDER)}); repeatable.")]
+KeepStateOption = Annotated[bool, typer.Option("--keep-state", help="Keep data, certificates and logs.")]
+
+
 @devstack_app.command()
-def up() -> None:
+def up(skip: SkipOption = None) -> None:
     """Start the stack (idempotent): builds what is missing, starts each component, waits for readiness."""
     settings = StackSettings()
+    skipped = frozenset(skip or ())
+    unknown = skipped - set(stack.ORDER)
+    if unknown:
+        console.print(f"[red]unknown component(s):[/red] {', '.join(sorted(unknown))}; "
+                      f"choose from {', '.join(stack.ORDER)}")
+        raise typer.Exit(2)
     try:
-        stack.up(settings, say=_say_with_clock(time.monotonic()))
+        stack.up(settings, skip=skipped, say=_say_with_clock(time.monotonic()))
     except (StackError, builds.BuildError) as exc:
         console.print(f"[red]up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print("\n".join(stack.env_lines(settings)), markup=False)
+    typer.echo("\n".join(stack.env_lines(settings)))
 
 
 @devstack_app.command()
-def down(keep_state: bool = typer.Option(False, "--keep-state", help="Keep data, certificates and logs.")) -> None:
+def down(keep_state: KeepStateOption = False) -> None:
     """Stop every process the stack started and remove its state."""
     stack.down(StackSettings(), keep_state=keep_state, say=_say_with_clock(time.monotonic()))
 

@@ -30,7 +30,7 @@ from .processes import Component, StackError, Supervisor, port_in_use
 
 NODE_NAME = "scorefleet-node"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kafka", "lag-exporter",
-         "prometheus", "model-store", "node-agent")
+         "pod-discovery", "prometheus", "model-store", "node-agent")
 CONTROL_PLANE = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node-agent"}
 
 
@@ -177,28 +177,9 @@ def _prometheus_config(settings: StackSettings, ends: Endpoints, *, scrape_pods:
         {"job_name": "kafka-lag", "static_configs": [{"targets": [f"127.0.0.1:{settings.ports.lag_exporter}"]}]},
     ]
     if scrape_pods:
-        pki_dir = settings.pki_dir
-        scrape.append({
-            "job_name": "kubernetes-pods",
-            "kubernetes_sd_configs": [{
-                "role": "pod", "api_server": f"https://127.0.0.1:{settings.ports.apiserver}",
-                "tls_config": {"ca_file": str(pki_dir / "ca.crt"), "cert_file": str(pki_dir / "prometheus.crt"),
-                               "key_file": str(pki_dir / "prometheus.key")},
-            }],
-            "relabel_configs": [
-                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "action": "keep",
-                 "regex": "true"},
-                {"source_labels": ["__meta_kubernetes_pod_phase"], "action": "keep", "regex": "Running"},
-                {"source_labels": ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
-                 "action": "replace", "regex": "(.+);(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
-                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"], "action": "replace",
-                 "regex": "(.+)", "target_label": "__metrics_path__"},
-                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_app_kubernetes_io_(.+)",
-                 "replacement": "app_kubernetes_io_$1"},
-            ],
-        })
+        scrape.append({"job_name": "kubernetes-pods",
+                       "file_sd_configs": [{"files": [str(settings.state_dir / "prometheus" / "pods.json")],
+                                            "refresh_interval": "5s"}]})
     return {"global": {"scrape_interval": "5s", "evaluation_interval": "5s", "scrape_timeout": "4s"},
             "scrape_configs": scrape}
 
@@ -307,8 +288,16 @@ def components(settings: StackSettings, binaries: builds.Binaries, reused: Reuse
         ready=lambda: _http_ok(f"http://127.0.0.1:{p.lag_exporter}/metrics", expect=b"kafka_exporter_scrape_error 0"),
         stop_grace_seconds=5,
     ))
+    prom_dir = state / "prometheus"
+    if reused.kubeconfig is None and reused.prometheus_url is None:
+        out.append(Component(
+            name="pod-discovery", prepare=lambda: prom_dir.mkdir(parents=True, exist_ok=True),
+            argv=[python, "-m", "scorefleet_devstack.pod_discovery",
+                  "--kubeconfig", str(pki_dir / "prometheus.kubeconfig"), "--output", str(prom_dir / "pods.json")],
+            ready=lambda: (prom_dir / "pods.json").exists(),
+            stop_grace_seconds=3,
+        ))
     if reused.prometheus_url is None:
-        prom_dir = state / "prometheus"
 
         def prepare_prometheus() -> None:
             prom_dir.mkdir(parents=True, exist_ok=True)
@@ -360,10 +349,11 @@ def _node_ready(settings: StackSettings) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
 
-def up(settings: StackSettings, *, say: Callable[[str], None] = print) -> Endpoints:
+def up(settings: StackSettings, *, skip: frozenset[str] = frozenset(), say: Callable[[str], None] = print) -> Endpoints:
     """Build what is missing, then start every component not already running and wait for each to
     be ready. Idempotent. On any failure every component is stopped again and StackError raised
-    (with the failing component's log tail), so nothing is left half-started."""
+    (with the failing component's log tail), so nothing is left half-started. Components named in
+    `skip` (see ORDER) are not started."""
     started = time.monotonic()
     binaries = builds.ensure_all(settings, say=say)
     reused = reused_services(settings)
@@ -376,6 +366,9 @@ def up(settings: StackSettings, *, say: Callable[[str], None] = print) -> Endpoi
     say(f"up: starting the stack (state in {settings.state_dir})")
     try:
         for component in components(settings, binaries, reused):
+            if component.name in skip:
+                say(f"  {component.name}: skipped")
+                continue
             supervisor.start(component, timeout_seconds=settings.ready_timeout_seconds)
     except BaseException:
         say("up: failed; stopping everything it started")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from cryptography import x509
-from scorefleet_devstack import builds, pki, stack
+from scorefleet_devstack import builds, pki, pod_discovery, stack
 from scorefleet_devstack.config import StackSettings
 
 
@@ -25,7 +27,7 @@ def test_kafka_properties_are_single_node_kraft_on_loopback(settings: StackSetti
 
 
 @pytest.mark.parametrize(("scrape_pods", "jobs"), [
-    pytest.param(True, ["kafka-lag", "kubernetes-pods"], id="own-cluster-scrapes-pods"),
+    pytest.param(True, ["kafka-lag", "kubernetes-pods"], id="own-cluster-scrapes-pods-from-file"),
     pytest.param(False, ["kafka-lag"], id="reused-cluster-scrapes-only-lag"),
 ])
 def test_prometheus_config_jobs(settings: StackSettings, scrape_pods: bool, jobs: list[str]) -> None:
@@ -33,12 +35,35 @@ def test_prometheus_config_jobs(settings: StackSettings, scrape_pods: bool, jobs
     assert [job["job_name"] for job in config["scrape_configs"]] == jobs  # type: ignore[attr-defined]
 
 
-def test_pod_scrape_uses_pod_ip_and_port_annotation(settings: StackSettings) -> None:
-    config = stack._prometheus_config(settings, stack.endpoints(settings), scrape_pods=True)
-    pods = config["scrape_configs"][1]  # type: ignore[index]
-    address = next(r for r in pods["relabel_configs"] if r.get("target_label") == "__address__")
-    assert address["source_labels"] == ["__meta_kubernetes_pod_ip",
-                                        "__meta_kubernetes_pod_annotation_prometheus_io_port"]
+POD: dict[str, Any] = {"metadata": {"name": "scorer-1", "namespace": "fraud",
+                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9102"},
+                    "labels": {"app.kubernetes.io/name": "scorer", "app.kubernetes.io/instance": "p1", "other": "x"}},
+       "status": {"phase": "Running", "podIP": "127.0.1.7"}}
+
+
+def _pod(*, phase: str = "Running", pod_ip: str = "127.0.1.7", **annotations: str) -> dict[str, Any]:
+    pod: dict[str, Any] = copy.deepcopy(POD)
+    pod["status"] = {"phase": phase, "podIP": pod_ip}
+    pod["metadata"]["annotations"].update({f"prometheus.io/{k}": v for k, v in annotations.items()})
+    return pod
+
+
+@pytest.mark.parametrize(("pod", "targets"), [
+    pytest.param(POD, ["127.0.1.7:9102"], id="running-annotated"),
+    pytest.param(_pod(phase="Pending"), [], id="pending-skipped"),
+    pytest.param(_pod(pod_ip=""), [], id="no-ip-skipped"),
+    pytest.param(_pod(scrape="false"), [], id="not-annotated"),
+    pytest.param(_pod(port="http"), [], id="named-port-skipped"),
+])
+def test_pod_discovery_targets(pod: dict[str, Any], targets: list[str]) -> None:
+    groups = pod_discovery.scrape_targets([pod])
+    assert [t for g in groups for t in g["targets"]] == targets
+
+
+def test_pod_discovery_labels_follow_kubernetes_sd_relabelling() -> None:
+    (group,) = pod_discovery.scrape_targets([POD])
+    assert group["labels"] == {"namespace": "fraud", "pod": "scorer-1", "app_kubernetes_io_name": "scorer",
+                               "app_kubernetes_io_instance": "p1"}
 
 
 def test_pki_issues_admin_in_system_masters_and_is_idempotent(tmp_path: Path) -> None:
