@@ -103,7 +103,15 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
             out[key] = copy.deepcopy(value)
     if out.get("type") == "string" and "format" in out and out["format"] not in ("date-time", "byte"):
         del out["format"]
+    if out.get("default") == {} and "properties" in out:
+        # The apiserver checks a default against the node's CEL rules *before* nested defaults
+        # apply, so `{}` would fail "self.minReplicas <= self.maxReplicas": spell the defaults out.
+        out["default"] = _nested_defaults(out)
     return _ordered(out)
+
+
+def _nested_defaults(node: JsonSchema) -> dict[str, Any]:
+    return {name: child["default"] for name, child in node.get("properties", {}).items() if "default" in child}
 
 
 _FIRST_KEYS = ("description", "type", "nullable", "default")
@@ -129,7 +137,8 @@ def _root_schema() -> JsonSchema:
         "properties": {
             "apiVersion": {"type": "string", "description": "APIVersion of this object: " + API_VERSION + "."},
             "kind": {"type": "string", "description": "Kind of this object: " + KIND + "."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # The apiserver refuses anything but `type` here (metadata is implicitly specified).
+            "metadata": {"type": "object"},
             "spec": spec,
             "status": status,
         },
