@@ -113,8 +113,12 @@ def ensure_all(settings: StackSettings, *, say: Callable[[str], None] = print) -
         tmp.rename(kafka_dir / "libs")
 
     def install_prometheus() -> None:
-        _run("prometheus install", ["apt-get", "install", "-y", "-q", "prometheus"],
-             env={"DEBIAN_FRONTEND": "noninteractive"})
+        apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            _run("prometheus install", ["apt-get", "install", "-y", "-q", "prometheus"], env=apt_env)
+        except BuildError:
+            _run("apt-get update", ["apt-get", "update", "-q"], env=apt_env)
+            _run("prometheus install", ["apt-get", "install", "-y", "-q", "prometheus"], env=apt_env)
 
     for d in (etcd_dir, kube_dir, helm_dir, kafka_dir):
         d.mkdir(parents=True, exist_ok=True)
