@@ -41,6 +41,8 @@ class NodeAgent:
         self._ip_pool = PodIPPool(settings.pod_ip_prefix)
         self._ip_lock = threading.Lock()
         self._workers: dict[str, PodWorker] = {}
+        #: UIDs whose worker has finished (pod deleted); late watch events for them are echoes.
+        self._finished: set[str] = set()
         self._leftovers: dict[str, dict[str, Any]] = {}
         self._context = WorkerContext(
             settings=settings, allocate_ip=self._allocate_ip, release_ip=self._release_ip, shutting_down=self._stopping
@@ -139,13 +141,15 @@ class NodeAgent:
 
     def _dispatch(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
-        self._workers = {u: w for u, w in self._workers.items() if w.is_alive() or u == uid}
+        for done in [u for u, w in self._workers.items() if not w.is_alive()]:
+            self._finished.add(done)
+            del self._workers[done]
+        if uid in self._finished:
+            return
         worker = self._workers.get(uid)
-        if worker is not None and worker.is_alive():
+        if worker is not None:
             worker.update(pod)
             return
-        if worker is not None:
-            return  # finished (pod terminated and deleted); later events are its own deletion echo
         adopted = self._leftovers.pop(uid, None)
         if adopted is None and (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             if pod["metadata"].get("deletionTimestamp"):

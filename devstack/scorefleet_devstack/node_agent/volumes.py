@@ -131,6 +131,8 @@ class VolumePreparer:
     def __init__(self, client: KubeClient, *, pod_dir: Path) -> None:
         self._client = client
         self._root = pod_dir / "volumes"
+        #: (path, audience, expirationSeconds) -> (token, monotonic time it must be renewed)
+        self._tokens: dict[tuple[str, str, int], tuple[str, float]] = {}
 
     def prepare(self, pod: Mapping[str, Any], *, pod_ip: str, host_ip: str) -> PreparedVolumes:
         """Write every volume of ``pod``; returns their directories and the next refresh time."""
@@ -231,12 +233,12 @@ class VolumePreparer:
         for source in projected.get("sources") or []:
             if "serviceAccountToken" in source:
                 token_source = source["serviceAccountToken"]
-                token, lifetime_seconds = self._request_token(pod, token_source)
+                token, renew_in_seconds = self._token(pod, token_source)
                 files[token_source["path"]] = (
                     token.encode(),
                     DEFAULT_FILE_MODE if default_mode is None else default_mode,
                 )
-                refresh_in_seconds = min(refresh_in_seconds, lifetime_seconds * TOKEN_REFRESH_FRACTION)
+                refresh_in_seconds = min(refresh_in_seconds, renew_in_seconds)
             elif "configMap" in source:
                 files.update(
                     self._keyed_files(
@@ -263,6 +265,18 @@ class VolumePreparer:
             else:
                 raise VolumeError(f"projected source {sorted(source)} is not supported by the node agent")
         return files, refresh_in_seconds
+
+    def _token(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> tuple[str, float]:
+        """The pod's token for ``source`` and seconds until it must be renewed: a cached token
+        until 80 % of its lifetime has passed (as kubelet's token manager), else a new one."""
+        key = (source["path"], source.get("audience", ""), int(source.get("expirationSeconds", 3607)))
+        cached = self._tokens.get(key)
+        now = time.monotonic()
+        if cached is None or now >= cached[1]:
+            token, lifetime_seconds = self._request_token(pod, source)
+            cached = (token, now + lifetime_seconds * TOKEN_REFRESH_FRACTION)
+            self._tokens[key] = cached
+        return cached[0], cached[1] - now
 
     def _request_token(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> tuple[str, float]:
         """A bound service-account token for ``pod`` via the TokenRequest API, and its lifetime in seconds."""

@@ -282,3 +282,40 @@ def test_pod_that_cannot_start_shows_waiting_reason(
 
     state = wait_for(waiting, timeout_seconds=POD_READY_TIMEOUT_SECONDS, what=f"waiting reason {reason}")
     assert message_part in (state.message or "")
+
+
+def test_exec_readiness_probe_runs_inside_the_pod_mount_namespace(kube_api: k8s.ApiClient, namespace: str) -> None:
+    core: Any = k8s.CoreV1Api(kube_api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "flags"}, "data": {"ready": "yes"}})
+    mount_path = f"/etc/scorefleet-test/{uuid.uuid4().hex[:8]}"
+    container = {
+        "image": "busybox",
+        "command": ["sleep", "3600"],
+        "volumeMounts": [{"name": "flags", "mountPath": mount_path}],
+        # The file exists only inside the pod's mount namespace, so Ready proves where the probe ran.
+        "readinessProbe": {"exec": {"command": ["cat", f"{mount_path}/ready"]}, "periodSeconds": 1},
+    }
+    volumes = [{"name": "flags", "configMap": {"name": "flags"}}]
+    core.create_namespaced_pod(namespace, single_container_pod("probed", container, volumes=volumes))
+    wait_for(
+        lambda: is_ready(core.read_namespaced_pod("probed", namespace)),
+        timeout_seconds=POD_READY_TIMEOUT_SECONDS,
+        what="the exec readiness probe to pass",
+    )
+
+
+def test_failing_liveness_probe_restarts_the_container(kube_api: k8s.ApiClient, namespace: str) -> None:
+    core: Any = k8s.CoreV1Api(kube_api)
+    container = {
+        "image": "busybox",
+        "command": ["sleep", "3600"],
+        "livenessProbe": {"tcpSocket": {"port": 9}, "periodSeconds": 1, "failureThreshold": 2},
+    }
+    core.create_namespaced_pod(namespace, single_container_pod("unhealthy", container))
+
+    def restarted() -> Any:
+        status = container_status(core, namespace, "unhealthy")
+        return status if status is not None and status.restart_count >= 1 else None
+
+    status = wait_for(restarted, timeout_seconds=45, what="a liveness restart")
+    assert status.last_state.terminated.exit_code == 143, "expected SIGTERM (128+15) from the liveness kill"
