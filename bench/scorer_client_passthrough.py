@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -30,10 +31,8 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
 def delete_topics(bootstrap: str, names: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.delete_topics(names).values():
-        try:
+        with contextlib.suppress(Exception):
             future.result(30)
-        except Exception:  # noqa: BLE001 - best-effort clean-up of bench topics
-            pass
 
 
 def prefill(bootstrap: str, topic: str, count: int, size_bytes: int) -> None:
@@ -61,9 +60,14 @@ def run_confluent(bootstrap: str, source: str, sink: str, count: int, batch: int
         }
     )
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-         "batch.size": 1_000_000}
-    )  # fmt: skip
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.size": 1_000_000,
+        }
+    )
     consumer.subscribe([source])
     seen = 0
     start = None
@@ -96,9 +100,13 @@ async def run_aiokafka(bootstrap: str, source: str, sink: str, count: int, batch
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=f"bench-aio-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=batch,
-    )  # fmt: skip
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-aio-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch,
+    )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=1_000_000
     )
@@ -145,8 +153,17 @@ def main() -> None:
         print(json.dumps({"client": "confluent-kafka", "messages_per_second": round(ck)}), flush=True)
         aio = asyncio.run(run_aiokafka(args.bootstrap, source, sink_aio, args.count, args.batch))
         print(json.dumps({"client": "aiokafka", "messages_per_second": round(aio)}), flush=True)
-        print(json.dumps({"count": args.count, "value_bytes": args.size_bytes, "confluent_kafka": round(ck),
-                          "aiokafka": round(aio), "ratio_confluent_over_aiokafka": round(ck / aio, 2)}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "count": args.count,
+                    "value_bytes": args.size_bytes,
+                    "confluent_kafka": round(ck),
+                    "aiokafka": round(aio),
+                    "ratio_confluent_over_aiokafka": round(ck / aio, 2),
+                }
+            )
+        )
     finally:
         delete_topics(args.bootstrap, [source, sink_ck, sink_aio])
 

@@ -22,7 +22,7 @@ import email.utils
 import hashlib
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import Message
 
@@ -45,7 +45,7 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 _AUTH = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 _AUTH_VALUES = frozenset({"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"})
 
-KafkaHeaders = Sequence[tuple[str, bytes | str | None]]
+KafkaHeaders = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
 
 
 class DecodeError(Exception):
@@ -61,7 +61,8 @@ def header_value(headers: KafkaHeaders | None, name: str) -> str | None:
     """The first Kafka header called ``name`` (case-insensitive) as text, or None."""
     if not headers:
         return None
-    for key, value in headers:
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in pairs:
         if key.lower() == name:
             if value is None:
                 return ""
@@ -121,7 +122,7 @@ def _strip_angle(value: str) -> str:
     return value.strip().strip("<>").strip()
 
 
-def _event_from_fields(  # noqa: PLR0913 - keyword-only assembly of one event
+def _event_from_fields(
     *,
     message_id: str,
     tenant_id: str,
@@ -256,9 +257,7 @@ def _parse_stdlib(raw: bytes) -> tuple[dict[str, object], bool]:
     return fields, True
 
 
-def decode_rfc822_event(
-    raw: bytes, *, fallback_message_id: str, tenant_id: str, received_at: datetime
-) -> EmailEvent:
+def decode_rfc822_event(raw: bytes, *, fallback_message_id: str, tenant_id: str, received_at: datetime) -> EmailEvent:
     """Parse a raw RFC 5322 message into an ``EmailEvent``.
 
     ``fallback_message_id`` is used when the message has no Message-ID (e.g. the Kafka key or a
@@ -303,4 +302,3 @@ def decode_record(
     tenant = header_value(headers, TENANT_HEADER) or "unknown"
     received_at = datetime.fromtimestamp(max(timestamp_ms, 0) / 1000.0, tz=UTC)
     return decode_rfc822_event(value, fallback_message_id=fallback, tenant_id=tenant, received_at=received_at)
-

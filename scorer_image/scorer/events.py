@@ -90,9 +90,7 @@ class EmailEvent(BaseModel):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Selected headers (first value each), e.g. List-Unsubscribe."
     )
-    auth: AuthenticationResults = Field(
-        default_factory=AuthenticationResults, description="SPF/DKIM/DMARC results."
-    )
+    auth: AuthenticationResults = Field(default_factory=AuthenticationResults, description="SPF/DKIM/DMARC results.")
 
 
 class SourcePosition(BaseModel):

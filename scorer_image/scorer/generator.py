@@ -10,6 +10,9 @@ each kind borrows the other side's traits (a newsletter on a .info domain, a phi
 SPF), so the model has something to learn and is not perfect.
 """
 
+# Templates of generated mail are long literal lines; wrapping them would not make them clearer.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import base64
@@ -46,6 +49,8 @@ KIND_WEIGHTS: dict[EventKind, float] = {
     EventKind.INTERNAL: 0.25,
 }
 
+LABEL_NOISE = 0.01  # share of labels flipped, as in real analyst feedback
+
 
 @dataclass(frozen=True)
 class LabelledEvent:
@@ -67,12 +72,37 @@ _BRAND_SPOOFS = {
     "docusign": ("docusign-mail.xyz", "d0cusign.net"),
     "dhl": ("dhl-parcel-tracking.top", "dhl-express.click"),
 }
-_NEWSLETTER_SENDERS = ("news.example-shop.com", "updates.travelhub.io", "digest.devweekly.net", "mail.cookclub.org",
-                       "letters.citypaper.info")  # fmt: skip
+_NEWSLETTER_SENDERS = (
+    "news.example-shop.com",
+    "updates.travelhub.io",
+    "digest.devweekly.net",
+    "mail.cookclub.org",
+    "letters.citypaper.info",
+)
 _RECEIPT_SENDERS = ("receipts.coffeeco.com", "billing.cloudhost.io", "orders.bookstore.com", "no-reply.rideshare.app")
 _FREE_MAIL = ("gmail.com", "outlook.com", "yahoo.com", "proton.me")
-_WORDS = ("quarterly", "roadmap", "meeting", "review", "budget", "team", "update", "project", "release", "customer",
-          "schedule", "notes", "draft", "feedback", "launch", "metrics", "hiring", "offsite", "design", "sprint")  # fmt: skip
+_WORDS = (
+    "quarterly",
+    "roadmap",
+    "meeting",
+    "review",
+    "budget",
+    "team",
+    "update",
+    "project",
+    "release",
+    "customer",
+    "schedule",
+    "notes",
+    "draft",
+    "feedback",
+    "launch",
+    "metrics",
+    "hiring",
+    "offsite",
+    "design",
+    "sprint",
+)
 
 
 def _person(rng: random.Random) -> str:
@@ -99,22 +129,51 @@ def _sha() -> str:
 def _credential_phishing(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
     brand = rng.choice(list(_BRAND_SPOOFS))
     domain = rng.choice(_BRAND_SPOOFS[brand])
-    host = rng.choice((domain, f"login.{domain}", f"{rng.randint(10, 250)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}", "bit.ly"))  # fmt: skip
-    subject = rng.choice((f"Action required: verify your {brand} account", f"Your {brand} account will be suspended",
-                          "Unusual sign-in activity", "Mailbox is full - action required", f"{brand}: payment declined"))  # fmt: skip
-    body = rng.choice((
-        f"Dear customer, we detected unusual activity. Please verify your account within 24 hours or it will be locked. Sign in here: https://{host}/secure/login",
-        f"Your password expires today. Confirm your credentials to keep access: http://{host}/reset?u={recipient}",
-        f"Security alert: update your payment details at https://{host}/billing to avoid suspension.",
-    ))  # fmt: skip
+    host = rng.choice(
+        (
+            domain,
+            f"login.{domain}",
+            f"{rng.randint(10, 250)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+            "bit.ly",
+        )
+    )
+    subject = rng.choice(
+        (
+            f"Action required: verify your {brand} account",
+            f"Your {brand} account will be suspended",
+            "Unusual sign-in activity",
+            "Mailbox is full - action required",
+            f"{brand}: payment declined",
+        )
+    )
+    body = rng.choice(
+        (
+            f"Dear customer, we detected unusual activity. Please verify your account within 24 hours or it will be locked. Sign in here: https://{host}/secure/login",
+            f"Your password expires today. Confirm your credentials to keep access: http://{host}/reset?u={recipient}",
+            f"Security alert: update your payment details at https://{host}/billing to avoid suspension.",
+        )
+    )
     legit = rng.random() < 0.15  # some phish come from a compromised real account that passes auth
+    if legit:
+        host = rng.choice(("sharepoint.com", "docs.google.com", "1drv.ms", "dropbox.com"))
+        subject = rng.choice(("Shared document: Q4 plan", "Please review the attached proposal", "Document for you"))
+        body = f"I have shared a document with you. Open it here: https://{host}/s/{rng.randint(1000, 9999)}"
     return {
         "from": f"security@{domain}" if not legit else f"{_person(rng)}@{rng.choice(_FREE_MAIL)}",
         "reply_to": f"support@{rng.choice(_BRAND_SPOOFS[brand])}" if rng.random() < 0.5 else None,
         "subject": subject,
         "body_text": body,
         "urls": [f"https://{host}/secure/login"],
-        "attachments": [] if rng.random() < 0.85 else [{"name": "secure-message.html", "content_type": "text/html", "size_bytes": rng.randint(2_000, 9_000), "sha256": _sha()}],  # fmt: skip
+        "attachments": []
+        if rng.random() < 0.85
+        else [
+            {
+                "name": "secure-message.html",
+                "content_type": "text/html",
+                "size_bytes": rng.randint(2_000, 9_000),
+                "sha256": _sha(),
+            }
+        ],
         "headers": {},
         "auth": _auth(rng, pass_probability=0.85 if legit else 0.2),
     }
@@ -122,36 +181,87 @@ def _credential_phishing(rng: random.Random, tenant: str, recipient: str) -> dic
 
 def _invoice_fraud(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
     ceo = _person(rng)
+    if rng.random() < 0.3:  # the opener of a BEC thread: nothing but a free-mail sender and a short ask
+        return {
+            "from": f"{ceo}@{rng.choice(_FREE_MAIL)}",
+            "reply_to": None,
+            "subject": rng.choice(("Are you at your desk?", "Quick question", "Hi")),
+            "body_text": "Are you available? I need you to handle something for me today. Sent from my phone",
+            "urls": [],
+            "attachments": [],
+            "headers": {},
+            "auth": _auth(rng, pass_probability=0.9),
+        }
     sender = f"{ceo}@{rng.choice(_FREE_MAIL)}" if rng.random() < 0.6 else f"{ceo}@{tenant}-corp.com"
     return {
         "from": sender,
         "reply_to": f"{ceo}.office@{rng.choice(_FREE_MAIL)}" if rng.random() < 0.7 else None,
-        "subject": rng.choice(("Urgent wire transfer", "Invoice overdue", "Re: payment to new supplier",
-                               "Updated bank details", "Quick favour - gift cards")),  # fmt: skip
-        "body_text": rng.choice((
-            "Please process an urgent wire transfer today to our new supplier. Bank details and IBAN attached. Keep this confidential.",
-            "The attached invoice is overdue. Our bank details have changed, please update the beneficiary before payment.",
-            "I need you to buy gift cards for a client, it is urgent. Reply with the codes.",
-        )),  # fmt: skip
+        "subject": rng.choice(
+            (
+                "Urgent wire transfer",
+                "Invoice overdue",
+                "Re: payment to new supplier",
+                "Updated bank details",
+                "Quick favour - gift cards",
+            )
+        ),
+        "body_text": rng.choice(
+            (
+                "Please process an urgent wire transfer today to our new supplier. Bank details and IBAN attached. Keep this confidential.",
+                "The attached invoice is overdue. Our bank details have changed, please update the beneficiary before payment.",
+                "I need you to buy gift cards for a client, it is urgent. Reply with the codes.",
+            )
+        ),
         "urls": [],
-        "attachments": [] if rng.random() < 0.5 else [{"name": "invoice_4471.pdf", "content_type": "application/pdf", "size_bytes": rng.randint(30_000, 90_000), "sha256": _sha()}],  # fmt: skip
+        "attachments": []
+        if rng.random() < 0.5
+        else [
+            {
+                "name": "invoice_4471.pdf",
+                "content_type": "application/pdf",
+                "size_bytes": rng.randint(30_000, 90_000),
+                "sha256": _sha(),
+            }
+        ],
         "headers": {},
         "auth": _auth(rng, pass_probability=0.7),
     }
 
 
 def _malware(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
-    name = rng.choice(("invoice.pdf.exe", "scan_0042.zip", "order-details.docm", "remittance.xlsm", "payment.iso",
-                       "statement.js", "delivery_note.rar", "report.pdf"))  # fmt: skip
+    name = rng.choice(
+        (
+            "invoice.pdf.exe",
+            "scan_0042.zip",
+            "order-details.docm",
+            "remittance.xlsm",
+            "payment.iso",
+            "statement.js",
+            "delivery_note.rar",
+            "report.pdf",
+        )
+    )
     domain = rng.choice(("fedex-delivery.top", "billing-dept.info", "scanner.local-office.xyz", rng.choice(_FREE_MAIL)))
     return {
         "from": f"{_person(rng)}@{domain}",
         "reply_to": None,
         "subject": rng.choice(("Scanned document", "Invoice attached", "Your order details", "Delivery failed")),
-        "body_text": rng.choice(("Please see the attached document.", "Open the attachment to view your invoice.",
-                                 "Find the scan attached. Enable content to view.")),  # fmt: skip
+        "body_text": rng.choice(
+            (
+                "Please see the attached document.",
+                "Open the attachment to view your invoice.",
+                "Find the scan attached. Enable content to view.",
+            )
+        ),
         "urls": [],
-        "attachments": [{"name": name, "content_type": "application/octet-stream", "size_bytes": rng.randint(20_000, 400_000), "sha256": _sha()}],  # fmt: skip
+        "attachments": [
+            {
+                "name": name,
+                "content_type": "application/octet-stream",
+                "size_bytes": rng.randint(20_000, 400_000),
+                "sha256": _sha(),
+            }
+        ],
         "headers": {"x-mailer": "Microsoft Outlook 16.0"},
         "auth": _auth(rng, pass_probability=0.3),
     }
@@ -165,8 +275,14 @@ def _newsletter(rng: random.Random, tenant: str, recipient: str) -> dict[str, An
     return {
         "from": f"newsletter@{domain}",
         "reply_to": f"no-reply@{domain}",
-        "subject": rng.choice(("This week's top stories", "Your weekly digest", "Last chance: 20% off ends today",
-                               "New arrivals you'll love")),  # fmt: skip
+        "subject": rng.choice(
+            (
+                "This week's top stories",
+                "Your weekly digest",
+                "Last chance: 20% off ends today",
+                "New arrivals you'll love",
+            )
+        ),
         "body_text": " ".join(_sentence(rng, rng.randint(8, 16)) for _ in range(rng.randint(4, 10))),
         "urls": links,
         "attachments": [],
@@ -176,33 +292,62 @@ def _newsletter(rng: random.Random, tenant: str, recipient: str) -> dict[str, An
 
 
 def _receipt(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
+    if rng.random() < 0.15:  # a genuine account notice: credential words, a brand's real domain
+        brand = rng.choice(("paypal.com", "microsoft.com", "apple.com", "amazon.com", "google.com"))
+        return {
+            "from": f"no-reply@accounts.{brand}",
+            "reply_to": None,
+            "subject": rng.choice(("Password reset requested", "New sign-in to your account", "Verify your email")),
+            "body_text": "We received a request to reset your password. If this was you, sign in to confirm your "
+            f"account: https://accounts.{brand}/reset. If not, you can ignore this message.",
+            "urls": [f"https://accounts.{brand}/reset"],
+            "attachments": [],
+            "headers": {},
+            "auth": _auth(rng, pass_probability=0.9),
+        }
     domain = rng.choice(_RECEIPT_SENDERS)
     return {
         "from": f"receipts@{domain}",
         "reply_to": None,
-        "subject": rng.choice(("Your receipt", "Payment received - thank you", "Your invoice for November",
-                               "Order confirmation")),  # fmt: skip
+        "subject": rng.choice(
+            ("Your receipt", "Payment received - thank you", "Your invoice for November", "Order confirmation")
+        ),
         "body_text": f"Thanks for your payment of {rng.randint(3, 400)}.{rng.randint(0, 99):02d} EUR. "
         + _sentence(rng, 10),
         "urls": [f"https://{domain}/orders/{rng.randint(10_000, 99_999)}"],
-        "attachments": [] if rng.random() < 0.6 else [{"name": "receipt.pdf", "content_type": "application/pdf", "size_bytes": rng.randint(20_000, 80_000), "sha256": _sha()}],  # fmt: skip
+        "attachments": []
+        if rng.random() < 0.6
+        else [
+            {
+                "name": "receipt.pdf",
+                "content_type": "application/pdf",
+                "size_bytes": rng.randint(20_000, 80_000),
+                "sha256": _sha(),
+            }
+        ],
         "headers": {},
         "auth": _auth(rng, pass_probability=0.95),
     }
 
 
 def _internal(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
-    domain = f"{tenant}.com"
+    domain = f"{tenant}.com" if rng.random() > 0.08 else rng.choice(_FREE_MAIL)  # staff writing from home
     attachments = []
     if rng.random() < 0.3:
-        attachments.append({"name": rng.choice(("notes.docx", "budget.xlsx", "slides.pdf", "diagram.png")),
-                            "content_type": "application/octet-stream", "size_bytes": rng.randint(10_000, 2_000_000),
-                            "sha256": _sha()})  # fmt: skip
+        attachments.append(
+            {
+                "name": rng.choice(("notes.docx", "budget.xlsx", "slides.pdf", "diagram.png")),
+                "content_type": "application/octet-stream",
+                "size_bytes": rng.randint(10_000, 2_000_000),
+                "sha256": _sha(),
+            }
+        )
     return {
         "from": f"{_person(rng)}@{domain}",
         "reply_to": None,
         "subject": rng.choice(("Re: ", "", "Fwd: ", "")) + _sentence(rng, rng.randint(2, 5)).rstrip("."),
-        "body_text": " ".join(_sentence(rng, rng.randint(6, 14)) for _ in range(rng.randint(1, 6))),
+        "body_text": " ".join(_sentence(rng, rng.randint(6, 14)) for _ in range(rng.randint(1, 6)))
+        + (" The supplier invoice is attached, payment is urgent." if rng.random() < 0.1 else ""),
         "urls": [f"https://wiki.{domain}/page/{rng.randint(1, 500)}"] if rng.random() < 0.4 else [],
         "attachments": attachments,
         "headers": {},
@@ -252,7 +397,10 @@ def generate_events(count: int, *, seed: int = 7, start: datetime | None = None)
                 "to": [recipient] + ([f"{_person(rng)}@{tenant}.com"] if rng.random() < 0.2 else []),
                 **fields,
             }
-            yield LabelledEvent(event=event, kind=kind, label=int(kind in MALICIOUS_KINDS))
+            label = int(kind in MALICIOUS_KINDS)
+            if rng.random() < LABEL_NOISE:
+                label = 1 - label  # analysts disagree on some mail
+            yield LabelledEvent(event=event, kind=kind, label=label)
     finally:
         uuid.uuid4 = original_uuid4
 
@@ -264,8 +412,8 @@ def _html_body(event: dict[str, Any], rng: random.Random) -> str:
         for _ in range(rng.randint(20, 60))
     )
     return (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0;padding:0}"
-        ".wrap{max-width:600px;margin:0 auto}</style></head><body><div class=\"wrap\"><table>"
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0;padding:0}'
+        '.wrap{max-width:600px;margin:0 auto}</style></head><body><div class="wrap"><table>'
         f"<tr><td><p>{event['body_text']}</p></td></tr>{filler}</table>{links}</div></body></html>"
     )
 
@@ -291,7 +439,7 @@ def render_rfc822(event: dict[str, Any], *, seed: int = 0) -> bytes:
     if event.get("sent_at"):
         lines.append("Date: " + format_datetime(datetime.fromisoformat(event["sent_at"])))
     if event.get("from"):
-        lines.append(f"From: \"{event['from'].split('@')[0]}\" <{event['from']}>")
+        lines.append(f'From: "{event["from"].split("@")[0]}" <{event["from"]}>')
     if event.get("reply_to"):
         lines.append(f"Reply-To: <{event['reply_to']}>")
     lines.append("To: " + ", ".join(event["to"]))
@@ -321,8 +469,8 @@ def render_rfc822(event: dict[str, Any], *, seed: int = 0) -> bytes:
         encoded = base64.encodebytes(content).decode("ascii")
         parts += [
             f"--{boundary_mixed}",
-            f"Content-Type: {attachment['content_type']}; name=\"{attachment['name']}\"",
-            f"Content-Disposition: attachment; filename=\"{attachment['name']}\"",
+            f'Content-Type: {attachment["content_type"]}; name="{attachment["name"]}"',
+            f'Content-Disposition: attachment; filename="{attachment["name"]}"',
             "Content-Transfer-Encoding: base64",
             "",
             encoded,

@@ -153,8 +153,13 @@ class OffsetTracker:
             if state is not None and (state.committed is None or offset > state.committed):
                 state.committed = offset
 
+    def forget_commits(self) -> None:
+        """Forget what was sent (after a failed asynchronous commit), so ``committable`` offers it again."""
+        for state in self._partitions.values():
+            state.committed = None
+
     def pending_count(self) -> int:
-        """How many fetched offsets are not yet acknowledged, over all owned partitions."""
+        """How many fetched offsets are not yet acknowledged, over all owned partitions (O(pending))."""
         return sum(sum(1 for entry in state.pending if not entry[1]) for state in self._partitions.values())
 
     @staticmethod

@@ -61,8 +61,7 @@ class VerdictThresholds(BaseModel):
             key = key.strip()
             if not sep or key not in cls.model_fields:
                 raise ValueError(
-                    f"SCORER_VERDICT_THRESHOLDS: cannot read {item!r}; expected "
-                    "'suspicious=<0..1>,malicious=<0..1>'"
+                    f"SCORER_VERDICT_THRESHOLDS: cannot read {item!r}; expected 'suspicious=<0..1>,malicious=<0..1>'"
                 )
             try:
                 values[key] = float(raw)

@@ -1,0 +1,88 @@
+"""Prometheus metrics of the scorer (prefix ``scorefleet_scorer_``), on a registry passed in.
+
+Conventions: base units (seconds), ``_total`` only on counters, bounded label values (verdict,
+reason, topic, partition number; never offsets or message ids).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from scorer.events import DeadLetterReason, Verdict
+
+LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+INFERENCE_BUCKETS_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+class ScorerMetrics:
+    """All scorer metrics, registered on ``registry`` (one registry per scorer; tests make their own)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        prefix = "scorefleet_scorer"
+        self.records_consumed = Counter(
+            f"{prefix}_records_consumed", "Input records fetched from Kafka.", ["topic"], registry=registry
+        )
+        self.records_scored = Counter(
+            f"{prefix}_records_scored", "Records scored, by verdict.", ["verdict"], registry=registry
+        )
+        self.records_dead_lettered = Counter(
+            f"{prefix}_records_dead_lettered",
+            "Records sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            f"{prefix}_batch_size_records", "Records per scored batch.", buckets=BATCH_SIZE_BUCKETS, registry=registry
+        )
+        self.inference_duration = Histogram(
+            f"{prefix}_inference_duration_seconds",
+            "Time of one batch prediction (features excluded).",
+            buckets=INFERENCE_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            f"{prefix}_batch_duration_seconds",
+            "Time to decode, featurise, score and produce one batch.",
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.end_to_end_latency = Histogram(
+            f"{prefix}_end_to_end_latency_seconds",
+            "Scored-at time minus the input record's Kafka timestamp.",
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            f"{prefix}_consumer_lag_messages",
+            "High watermark minus position, per assigned partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.commits = Counter(f"{prefix}_commits", "Offset commits sent.", registry=registry)
+        self.commit_failures = Counter(f"{prefix}_commit_failures", "Offset commits that failed.", registry=registry)
+        self.delivery_failures = Counter(
+            f"{prefix}_delivery_failures",
+            "Output or dead-letter records the broker did not acknowledge.",
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            f"{prefix}_rebalances",
+            "Partition assignment changes, by kind (assign, revoke, lost).",
+            ["kind"],
+            registry=registry,
+        )
+        self.assigned_partitions = Gauge(
+            f"{prefix}_assigned_partitions", "Partitions currently assigned to this scorer.", registry=registry
+        )
+        self.model_info = Gauge(
+            f"{prefix}_model_info", "The loaded model (value 1).", ["name", "version", "sha256"], registry=registry
+        )
+        self.ready = Gauge(f"{prefix}_ready", "1 when the model is warmed and the consumer joined.", registry=registry)
+        # Pre-create label sets so every series exists from the first scrape (rate() needs a zero).
+        for verdict in Verdict:
+            self.records_scored.labels(verdict=verdict.value)
+        for reason in DeadLetterReason:
+            self.records_dead_lettered.labels(reason=reason.value)
+        for kind in ("assign", "revoke", "lost"):
+            self.rebalances.labels(kind=kind)
