@@ -44,3 +44,7 @@ test: setup lint
 	@$(SCOREFLEET) devstack up
 	@status=0; $(BIN)/pytest -q -p no:cacheprovider tests $(PYTEST_ARGS) || status=$$?; \
 	  $(SCOREFLEET) devstack down; exit $$status
+
+## demo: set up what is missing, start the stack, run the whole pipeline end to end (leaves the stack up)
+demo: setup
+	@$(SCOREFLEET) demo

@@ -86,3 +86,20 @@ def status() -> None:
 def env() -> None:
     """Print `export` lines for KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, PROMETHEUS_URL, MODEL_STORE_URL, PATH."""
     typer.echo("\n".join(stack.env_lines(StackSettings())))
+
+
+@app.command()
+def demo() -> None:
+    """The whole pipeline end to end on the dev stack: chart, topics, model, a pipeline, a stream and
+    a burst, live replicas/lag/rate, then a summary and a plot. Leaves the stack up."""
+    from . import demo as demo_run
+
+    settings = StackSettings()
+    say = _say_with_clock(time.monotonic())
+    try:
+        endpoints = stack.up(settings, say=say)
+    except (StackError, builds.BuildError) as exc:
+        console.print(f"[red]up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    raise typer.Exit(demo_run.run_demo(settings, endpoints, demo_run.DemoPlan(), say=say,
+                                       live=console.is_terminal))
