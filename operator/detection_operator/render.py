@@ -168,10 +168,11 @@ def _field_env(name: str, field_path: str) -> dict[str, Any]:
 
 def _resources(spec: DetectionPipelineSpec) -> dict[str, Any]:
     resources: dict[str, Any] = {}
+    # Quantities as strings, as the apiserver returns them, so re-reading shows no false drift.
     if spec.scorer.resources.requests:
-        resources["requests"] = dict(spec.scorer.resources.requests)
+        resources["requests"] = {k: str(v) for k, v in spec.scorer.resources.requests.items()}
     if spec.scorer.resources.limits:
-        resources["limits"] = dict(spec.scorer.resources.limits)
+        resources["limits"] = {k: str(v) for k, v in spec.scorer.resources.limits.items()}
     return resources
 
 

@@ -40,8 +40,8 @@ class WatchSettings(BaseModel):
     silent (a dead TCP connection) so it is re-established instead of silencing the operator.
     """
 
-    resync_interval_seconds: float = Field(
-        default=300.0, gt=0, description="Seconds between full re-lists (watch server timeout)."
+    resync_interval_seconds: int = Field(
+        default=300, ge=1, description="Seconds between full re-lists (the watch's server-side timeoutSeconds)."
     )
     client_timeout_seconds: float = Field(
         default=360.0, gt=0, description="Seconds after which the client abandons a watch request."

@@ -125,7 +125,8 @@ class KubeAdapter:
         content_type: str = "application/json",
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        payload = json.dumps(body) if body is not None else None
+        # The client JSON-encodes dict bodies for JSON content types only; an apply patch goes as text.
+        payload = json.dumps(body) if body is not None and content_type == APPLY_CONTENT_TYPE else body
         method, url, headers, _, _ = self._api.param_serialize(
             method=method,
             resource_path=path,

@@ -1,0 +1,498 @@
+"""The reconcile loop: DetectionPipeline (+ its children's events) -> applied children + status.
+
+Layer: handlers (top). kopf delivers watch events (`on.event`, including the full re-list at
+start-up and after every watch timeout = the resync); the handlers here only update a cache of
+what was seen and enqueue the owning pipeline's key. Workers take keys from a de-duplicating
+`WorkQueue` (never two reconciles of one pipeline at once) and run `Controller.reconcile`:
+
+  spec -> model (pure validation) -> render children (pure) -> server-side apply what differs
+  (drift included) -> compute status from Deployment + pods (pure) -> apply status if changed
+  -> one Event per change.
+
+No finalizer is used: children carry a controller ownerReference, so garbage collection deletes
+them with the pipeline, and deleting a pipeline never waits for this operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import kopf
+from pydantic import ValidationError
+
+from detection_operator.adapters.kube import (
+    AUTOSCALER_FIELD_MANAGER,
+    CONFIG_MAP,
+    DEPLOYMENT,
+    PIPELINE,
+    POD_DISRUPTION_BUDGET,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    EventType,
+    Kind,
+    KubeAdapter,
+    KubeApiError,
+    kind_of,
+    replicas_owned_by,
+)
+from detection_operator.api.conditions import Condition, ConditionStatus, ConditionType, Reason
+from detection_operator.api.pipeline import GROUP, PLURAL, VERSION, DetectionPipelineSpec, ModelStatus, PipelinePhase
+from detection_operator.drift import satisfies
+from detection_operator.metrics import ChildAction, OperatorMetrics, ReconcileResult
+from detection_operator.render import (
+    LABEL_PIPELINE,
+    MANAGED_BY,
+    Manifest,
+    PipelineRef,
+    RenderDefaults,
+    child_name,
+    render,
+    with_initial_replicas,
+)
+from detection_operator.settings import OperatorSettings
+from detection_operator.status import (
+    Observation,
+    ReconcileStatus,
+    compute_status,
+    observe_deployment,
+    observe_pod,
+    transitions,
+)
+from detection_operator.workqueue import WorkQueue
+
+logger = logging.getLogger(__name__)
+
+CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
+_OWN_CONDITION_TYPES = frozenset({ConditionType.READY.value, ConditionType.PROGRESSING.value,
+                                  ConditionType.DEGRADED.value})
+
+
+class PipelineKey(NamedTuple):
+    """namespace/name of a DetectionPipeline."""
+
+    namespace: str
+    name: str
+
+
+ObjectKey = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
+
+
+def _object_key(obj: Manifest) -> ObjectKey:
+    meta = obj["metadata"]
+    return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta["name"])
+
+
+def _digest(manifest: Manifest) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def _changed(before: Manifest, after: Manifest) -> bool:
+    """Did an apply change `before`? Spec changes bump `generation`; kinds without one bump resourceVersion."""
+    b, a = before.get("metadata") or {}, after.get("metadata") or {}
+    if "generation" in b and "generation" in a:
+        return bool(b["generation"] != a["generation"] or b.get("labels") != a.get("labels"))
+    return bool(b.get("resourceVersion") != a.get("resourceVersion"))
+
+
+@dataclass
+class ObjectCache:
+    """What the watches (and our own writes) last showed: pipelines, children and scorer pods."""
+
+    pipelines: dict[PipelineKey, Manifest] = field(default_factory=dict)
+    children: dict[ObjectKey, Manifest] = field(default_factory=dict)
+    pods: dict[PipelineKey, dict[str, Manifest]] = field(default_factory=dict)
+    #: digest of the manifest last applied per child, so an unchanged child is not re-applied.
+    applied: dict[ObjectKey, str] = field(default_factory=dict)
+
+    def forget_pipeline(self, key: PipelineKey) -> None:
+        self.pipelines.pop(key, None)
+        self.pods.pop(key, None)
+        for child in [k for k in self.children if k[2] == key.namespace and k[3] == child_name(key.name)]:
+            self.children.pop(child, None)
+            self.applied.pop(child, None)
+
+
+def _parse_conditions(raw: Iterable[Any]) -> tuple[Condition, ...]:
+    out = []
+    for item in raw:
+        try:
+            out.append(Condition.model_validate(item))
+        except ValidationError:
+            continue  # someone wrote a malformed condition; ours will replace it
+    return tuple(out)
+
+
+def _now() -> datetime:
+    # metav1.Time has second precision; keeping it avoids spurious diffs on re-read.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Controller:
+    """State of one running operator: settings, adapter, metrics, work queue and cache."""
+
+    def __init__(self, settings: OperatorSettings, *, kube: KubeAdapter, metrics: OperatorMetrics) -> None:
+        self.settings = settings
+        self.kube = kube
+        self.metrics = metrics
+        self.cache = ObjectCache()
+        self.queue: WorkQueue[PipelineKey] = WorkQueue(
+            retry_initial_seconds=settings.reconcile.retry_initial_seconds,
+            retry_max_seconds=settings.reconcile.retry_max_seconds,
+        )
+        self.defaults = RenderDefaults(
+            scorer_image=settings.scorer.image, scorer_log_format=settings.scorer.log_format.value
+        )
+        self._workers: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the reconcile workers (idempotent)."""
+        if not self._workers:
+            self._workers = [
+                asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
+                for i in range(self.settings.reconcile.workers)
+            ]
+
+    async def stop(self) -> None:
+        """Cancel the workers and pending retries."""
+        self.queue.close()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            self.metrics.queue_depth.set(len(self.queue))
+            started = time.perf_counter()
+            try:
+                result = await self.reconcile(key)
+            except Exception as exc:
+                result = ReconcileResult.ERROR
+                delay = self.queue.retry(key)
+                logger.warning("reconcile of %s/%s failed, retrying in %.1fs: %s", key.namespace, key.name, delay, exc)
+            else:
+                self.queue.forget(key)
+            finally:
+                self.queue.done(key)
+            self.metrics.reconciles.labels(result=result.value).inc()
+            self.metrics.reconcile_duration.observe(time.perf_counter() - started)
+
+    # ---- watch events --------------------------------------------------------------------------
+    def on_pipeline_event(self, event_type: str | None, body: Manifest) -> None:
+        """A DetectionPipeline was listed, added, modified or deleted."""
+        meta = body["metadata"]
+        key = PipelineKey(meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            self.cache.forget_pipeline(key)
+            self.metrics.pipelines.set(len(self.cache.pipelines))
+            return
+        previous = self.cache.pipelines.get(key)
+        self.cache.pipelines[key] = body
+        self.metrics.pipelines.set(len(self.cache.pipelines))
+        reconciled = (body.get("status") or {}).get("observedGeneration") == meta.get("generation")
+        if event_type == "MODIFIED" and reconciled and previous is not None:
+            return  # a status-only write (ours or the autoscaler's): nothing to reconcile
+        self.queue.add(key)
+        self.metrics.queue_depth.set(len(self.queue))
+
+    def on_child_event(self, event_type: str | None, body: Manifest) -> None:
+        """A child (or scorer pod) of some pipeline changed: refresh the cache, enqueue the owner."""
+        meta = body["metadata"]
+        pipeline = (meta.get("labels") or {}).get(LABEL_PIPELINE)
+        if not pipeline:
+            return
+        key = PipelineKey(meta["namespace"], pipeline)
+        if body.get("kind") == "Pod":
+            pods = self.cache.pods.setdefault(key, {})
+            if event_type == "DELETED":
+                pods.pop(meta["name"], None)
+            else:
+                pods[meta["name"]] = body
+        else:
+            object_key = _object_key(body)
+            if event_type == "DELETED":
+                self.cache.children.pop(object_key, None)
+            else:
+                cached = self.cache.children.get(object_key)
+                if cached is not None and cached["metadata"].get("resourceVersion") == meta.get("resourceVersion"):
+                    return  # our own write, already seen
+                self.cache.children[object_key] = body
+        if key in self.cache.pipelines:
+            self.queue.add(key)
+            self.metrics.queue_depth.set(len(self.queue))
+
+    # ---- reconcile -------------------------------------------------------------------------------
+    async def reconcile(self, key: PipelineKey) -> ReconcileResult:
+        """Bring one pipeline's children and status in line with its spec. Raises on infrastructure errors."""
+        body = self.cache.pipelines.get(key) or await self.kube.get(PIPELINE, key.namespace, key.name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return ReconcileResult.SUCCESS  # going away: garbage collection removes the children
+        meta = body["metadata"]
+        generation = int(meta.get("generation", 1))
+        status = body.get("status") or {}
+        previous_conditions = tuple(
+            c for c in _parse_conditions(status.get("conditions") or []) if c.type in _OWN_CONDITION_TYPES
+        )
+        try:
+            previous_model = ModelStatus.model_validate(status["model"]) if status.get("model") else None
+        except ValidationError:
+            previous_model = None
+        try:
+            spec = DetectionPipelineSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            await self._refuse(body, generation, previous_conditions, previous_model, _validation_message(exc))
+            return ReconcileResult.INVALID
+
+        ref = PipelineRef(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+        children = render(ref, spec, defaults=self.defaults)
+        drift_repair = status.get("observedGeneration") == generation
+        changes: list[tuple[Manifest, ChildAction]] = []
+        try:
+            for manifest in children.in_apply_order()[:-1]:
+                _, action = await self._apply_child(manifest)
+                if action is not None:
+                    changes.append((manifest, action))
+            deployment, action = await self._apply_deployment(
+                children.deployment, initial_replicas=spec.scaling.min_replicas
+            )
+            if action is not None:
+                changes.append((children.deployment, action))
+        except KubeApiError as exc:
+            if not exc.is_user_error:
+                await self._write_failure(body, generation, previous_conditions, previous_model, str(exc))
+                raise
+            await self._refuse(body, generation, previous_conditions, previous_model, exc.message)
+            return ReconcileResult.INVALID
+
+        for manifest, action in changes:
+            self.metrics.child_changes.labels(kind=manifest["kind"], action=action.value).inc()
+            what = f"{manifest['kind']} {manifest['metadata']['name']}"
+            if drift_repair:  # the spec did not change since the last reconcile: someone else did
+                done = "Recreated" if action is ChildAction.CREATED else "Restored"
+                message = f"{done} {what} (changed outside the operator)"
+                await self._event(body, EventType.NORMAL, "DriftRepaired", message)
+            else:
+                verb = "Created" if action is ChildAction.CREATED else "Updated"
+                await self._event(body, EventType.NORMAL, verb, f"{verb} {what}")
+
+        pods = tuple(observe_pod(p) for p in self.cache.pods.get(key, {}).values())
+        observation = Observation(
+            generation=generation,
+            deployment=observe_deployment(deployment),
+            pods=pods,
+            previous_model=previous_model,
+            previous_conditions=previous_conditions,
+        )
+        new_status = compute_status(observation, now=_now())
+        await self._write_status(body, new_status, previous_conditions, previous_model)
+        return ReconcileResult.SUCCESS
+
+    async def _apply_child(self, manifest: Manifest) -> tuple[Manifest, ChildAction | None]:
+        """Apply `manifest` unless the live object already matches what we last applied."""
+        key = _object_key(manifest)
+        before = self.cache.children.get(key)
+        if before is None:
+            meta = manifest["metadata"]
+            before = await self.kube.get(kind_of(manifest), meta["namespace"], meta["name"])
+        digest = _digest(manifest)
+        if before is not None and self.cache.applied.get(key) == digest and satisfies(manifest, before):
+            return before, None
+        after = await self.kube.apply(manifest)
+        self.cache.children[key] = after
+        self.cache.applied[key] = digest
+        if before is None:
+            return after, ChildAction.CREATED
+        return after, (ChildAction.UPDATED if _changed(before, after) else None)
+
+    async def _apply_deployment(
+        self, manifest: Manifest, *, initial_replicas: int
+    ) -> tuple[Manifest, ChildAction | None]:
+        """Apply the scorer Deployment, leaving `spec.replicas` to the autoscaler's field manager.
+
+        At creation the replicas are minReplicas (0 starts no pods) and are handed to
+        `scorefleet-autoscaler` at once; a Deployment whose replicas that manager does not own
+        (created by an older operator, or edited away) is handed over before our apply, which
+        would otherwise drop the field back to the default of 1.
+        """
+        key = _object_key(manifest)
+        meta = manifest["metadata"]
+        before = self.cache.children.get(key) or await self.kube.get(DEPLOYMENT, meta["namespace"], meta["name"])
+        if before is None:
+            await self.kube.apply(with_initial_replicas(manifest, initial_replicas))
+            after = await self.kube.scale_deployment(meta["namespace"], meta["name"], initial_replicas)
+            # Our next apply omits replicas: ownership passes to the autoscaler alone.
+            self.cache.children[key] = after
+            self.cache.applied.pop(key, None)
+            return after, ChildAction.CREATED
+        if not replicas_owned_by(before, AUTOSCALER_FIELD_MANAGER):
+            current = int((before.get("spec") or {}).get("replicas", initial_replicas))
+            before = await self.kube.scale_deployment(meta["namespace"], meta["name"], current)
+            self.cache.children[key] = before
+        return await self._apply_child(manifest)
+
+    async def _write_status(
+        self,
+        body: Manifest,
+        new: ReconcileStatus,
+        previous_conditions: tuple[Condition, ...],
+        previous_model: ModelStatus | None,
+    ) -> None:
+        meta = body["metadata"]
+        desired = new.to_status()
+        current = body.get("status") or {}
+        current_subset = {k: current.get(k) for k in desired if k != "conditions"}
+        current_subset["conditions"] = [
+            c.model_dump(mode="json", exclude_none=True)
+            for c in _parse_conditions(current.get("conditions") or [])
+            if c.type in _OWN_CONDITION_TYPES
+        ]
+        if current_subset == desired:
+            return
+        updated = await self.kube.apply_pipeline_status(meta["namespace"], meta["name"], status=desired)
+        self.cache.pipelines[PipelineKey(meta["namespace"], meta["name"])] = updated
+        for condition, old in transitions(previous_conditions, new.conditions):
+            if old is None and condition.status is not ConditionStatus.TRUE:
+                continue  # initial False/Unknown conditions are not news
+            bad = (condition.type == ConditionType.DEGRADED and condition.status is ConditionStatus.TRUE) or (
+                condition.type == ConditionType.READY and condition.status is ConditionStatus.FALSE
+            )
+            await self._event(
+                body,
+                EventType.WARNING if bad else EventType.NORMAL,
+                condition.reason,
+                f"{condition.type}={condition.status.value}: {condition.message}".rstrip(": "),
+            )
+        if new.model is not None and new.model != previous_model:
+            await self._event(
+                body, EventType.NORMAL, "ModelServing", f"serving model {new.model.name} version {new.model.version}"
+            )
+
+    async def _refuse(
+        self,
+        body: Manifest,
+        generation: int,
+        previous_conditions: tuple[Condition, ...],
+        previous_model: ModelStatus | None,
+        message: str,
+    ) -> None:
+        """A spec that passed the schema but cannot be used: Degraded/InvalidSpec, no retry until it changes."""
+        deployment = self.cache.children.get(
+            ("apps/v1", "Deployment", body["metadata"]["namespace"], child_name(body["metadata"]["name"]))
+        )
+        observation = Observation(
+            generation=generation,
+            deployment=observe_deployment(deployment) if deployment else None,
+            previous_model=previous_model,
+            previous_conditions=previous_conditions,
+            reconcile_error=message,
+        )
+        computed = compute_status(observation, now=_now())
+        conditions = tuple(
+            c.model_copy(update={"reason": Reason.INVALID_SPEC.value}) if c.type == ConditionType.DEGRADED else c
+            for c in computed.conditions
+        )
+        status = ReconcileStatus(
+            observed_generation=generation,
+            phase=PipelinePhase.DEGRADED,
+            replicas=computed.replicas,
+            ready_replicas=computed.ready_replicas,
+            model=computed.model,
+            conditions=conditions,
+        )
+        await self._write_status(body, status, previous_conditions, previous_model)
+
+    async def _write_failure(
+        self,
+        body: Manifest,
+        generation: int,
+        previous_conditions: tuple[Condition, ...],
+        previous_model: ModelStatus | None,
+        message: str,
+    ) -> None:
+        """Best effort: say in status that the last reconcile failed (the apiserver may be down)."""
+        observation = Observation(
+            generation=int(((body.get("status") or {}).get("observedGeneration")) or 0) or generation,
+            deployment=None,
+            previous_model=previous_model,
+            previous_conditions=previous_conditions,
+            reconcile_error=message,
+        )
+        try:
+            await self._write_status(body, compute_status(observation, now=_now()), previous_conditions,
+                                     previous_model)
+        except KubeApiError as exc:
+            logger.debug("could not record the failure in status: %s", exc)
+
+    async def _event(self, body: Manifest, type_: EventType, reason: str, message: str) -> None:
+        try:
+            await self.kube.post_event(body, type_=type_, reason=reason, message=message)
+        except KubeApiError as exc:  # an Event is informative; never fail a reconcile over it
+            logger.warning("could not post event %s on %s: %s", reason, body["metadata"]["name"], exc)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = "spec." + ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+# ---- kopf wiring ------------------------------------------------------------------------------
+
+
+def controller_of(memo: Any) -> Controller:
+    """The Controller that `main` put into kopf's memo."""
+    controller = memo.controller
+    if not isinstance(controller, Controller):
+        raise TypeError("kopf memo has no Controller (start the operator through detection_operator.main)")
+    return controller
+
+
+@kopf.on.startup()
+async def start_workers(memo: kopf.Memo, **_: Any) -> None:
+    """Start the reconcile workers before the first watch event arrives."""
+    controller_of(memo).start()
+
+
+@kopf.on.cleanup()
+async def stop_workers(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the workers on shutdown."""
+    await controller_of(memo).stop()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def pipeline_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every DetectionPipeline event (and every object of each re-list) enqueues its reconcile."""
+    controller_of(memo).on_pipeline_event(type, _plain(body, PIPELINE))
+
+
+def _plain(body: kopf.Body, kind: Kind) -> Manifest:
+    data: Manifest = dict(body)
+    data.setdefault("apiVersion", kind.api_version)
+    data.setdefault("kind", kind.kind)
+    return data
+
+
+def _register_child_watch(kind: Kind) -> None:
+    group, _, version = kind.api_version.rpartition("/")
+
+    async def child_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        controller_of(memo).on_child_event(type, _plain(body, kind))
+
+    child_event.__name__ = child_event.__qualname__ = f"{kind.kind.lower()}_event"
+    kopf.on.event(group, version, kind.plural, labels=CHILD_LABELS, id=f"{kind.kind.lower()}-event")(child_event)
+
+
+for _kind in (DEPLOYMENT, CONFIG_MAP, SERVICE, SERVICE_ACCOUNT, POD_DISRUPTION_BUDGET, Kind("v1", "Pod", "pods")):
+    _register_child_watch(_kind)
