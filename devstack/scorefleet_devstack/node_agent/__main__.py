@@ -1,7 +1,8 @@
 """Command line of the node agent (the lead's ``devstack up`` runs it as a supervised process).
 
 ``python -m scorefleet_devstack.node_agent --kubeconfig PATH --state-dir DIR --node-name NAME
---image-map PATH --apiserver-host HOST --apiserver-port PORT [--pod-ip-prefix 127.0.1.]``.
+--image-map PATH --apiserver-host HOST --apiserver-port PORT [--pod-ip-prefix 127.0.1.]
+[--kubelet-port 10250]``.
 Logs go to stdout. SIGTERM/SIGINT stop every pod process and exit 0.
 """
 
@@ -30,6 +31,7 @@ def parse_settings(argv: list[str]) -> AgentSettings:
     parser.add_argument("--apiserver-host", required=True, help="KUBERNETES_SERVICE_HOST for containers")
     parser.add_argument("--apiserver-port", required=True, type=int, help="KUBERNETES_SERVICE_PORT for containers")
     parser.add_argument("--pod-ip-prefix", default="127.0.1.", help="pod IPs are PREFIX2..PREFIX254")
+    parser.add_argument("--kubelet-port", default=10250, type=int, help="kubelet API port (kubectl logs, /healthz)")
     args = parser.parse_args(argv)
     try:
         image_map = load_image_map(args.image_map)
@@ -42,6 +44,7 @@ def parse_settings(argv: list[str]) -> AgentSettings:
         apiserver_host=args.apiserver_host,
         apiserver_port=args.apiserver_port,
         pod_ip_prefix=args.pod_ip_prefix,
+        kubelet_port=args.kubelet_port,
         image_map=image_map,
     )
 

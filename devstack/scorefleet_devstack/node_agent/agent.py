@@ -18,6 +18,7 @@ import requests
 
 from .ip_pool import PodIPPool
 from .kube import KubeApiError, KubeClient
+from .kubelet_server import KubeletServer
 from .node import NodeHeartbeat
 from .pod_worker import PodWorker, WorkerContext, kill_recorded_processes, load_state
 from .settings import AgentSettings
@@ -72,12 +73,23 @@ class NodeAgent:
                 log.warning("cannot register node %s yet (%s); retrying", self._settings.node_name, error)
                 self._stopping.wait(RETRY_SECONDS)
         heartbeat.start()
+        try:
+            kubelet_api: KubeletServer | None = KubeletServer(self._settings)
+        except OSError as error:
+            log.error(
+                "kubelet API not served (kubectl logs will fail): port %s: %s", self._settings.kubelet_port, error
+            )
+            kubelet_api = None
+        if kubelet_api is not None:
+            kubelet_api.start()
         watcher = threading.Thread(target=self._watch_forever, args=(client,), name="pod-watch", daemon=True)
         watcher.start()
         self._stopping.wait()
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         for worker in list(self._workers.values()):
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        if kubelet_api is not None:
+            kubelet_api.shutdown()
         log.info("node agent stopped")
 
     def stop(self) -> None:

@@ -68,11 +68,10 @@ def node_status(settings: AgentSettings, *, now: datetime, ready_since: datetime
             ),
             condition("Ready", "True", "KubeletReady", "scorefleet node agent is posting ready status", ready_since),
         ],
-        "addresses": [
-            {"type": "InternalIP", "address": settings.host_ip},
-            {"type": "Hostname", "address": settings.node_name},
-        ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        # No Hostname address: the apiserver prefers it for kubelet calls and the node name
+        # does not resolve; InternalIP makes `kubectl logs` reach the agent's kubelet API.
+        "addresses": [{"type": "InternalIP", "address": settings.host_ip}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.kubelet_port}},
         "nodeInfo": {
             "machineID": _read_first_line("/etc/machine-id"),
             "systemUUID": _read_first_line("/etc/machine-id"),

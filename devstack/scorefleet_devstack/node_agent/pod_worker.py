@@ -29,7 +29,7 @@ from .commands import ImageNotMappedError, container_argv
 from .env import EnvReferenceError, build_container_env, referenced_objects, service_env
 from .kube import KubeApiError, KubeClient, is_not_found
 from .probes import ProbeSpec, ProbeTracker, parse_probe, run_probe
-from .runtime import ContainerProcess, ExitInfo, LaunchSpec, termination_message
+from .runtime import ContainerProcess, ExitInfo, LaunchSpec, container_log_path, termination_message
 from .settings import CONTAINER_PATH, AgentSettings
 from .volumes import MountSpec, PreparedVolumes, VolumeError, VolumePreparer, plan_mounts
 
@@ -272,7 +272,7 @@ class PodWorker(threading.Thread):
             reason = st.terminated_reason(exit_info.exit_code)
             message = termination_message(
                 message_path=self._run_dir(run) / "termination-log",
-                log_path=self._log_path(run),
+                log_path=container_log_path(self._pod_dir, run.name, attempt=run.restart_count),
                 fallback_to_logs=run.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError",
                 exit_code=exit_info.exit_code,
             )
@@ -337,6 +337,7 @@ class PodWorker(threading.Thread):
         for mount in mounts:
             if not Path(mount.source).exists():
                 Path(mount.source).mkdir(parents=True, exist_ok=True)  # a subPath kubelet would create
+        attempt = run.restart_count + 1 if run.has_run else run.restart_count
         run_dir = self._run_dir(run)
         run_dir.mkdir(parents=True, exist_ok=True)
         message_file = run_dir / "termination-log"
@@ -349,15 +350,14 @@ class PodWorker(threading.Thread):
             working_dir=run.spec.get("workingDir", ""),
             mounts=mounts,
             run_dir=run_dir,
-            log_path=self._log_path(run),
+            log_path=container_log_path(self._pod_dir, run.name, attempt=attempt),
         )
         try:
             process = ContainerProcess.start(launch)
         except OSError as error:
             self._config_failure(run, st.WaitingReason.RUN_CONTAINER_ERROR, f"failed to start container: {error}")
             return
-        if run.has_run:
-            run.restart_count += 1
+        run.restart_count = attempt
         run.has_run = True
         log.info("pod %s: started container %s (pid %s): %s", self._key, run.name, process.pid, argv)
         self._attach(run, process, env=env)
@@ -551,9 +551,6 @@ class PodWorker(threading.Thread):
 
     def _run_dir(self, run: ContainerRun) -> Path:
         return self._pod_dir / "containers" / run.name
-
-    def _log_path(self, run: ContainerRun) -> Path:
-        return self._pod_dir / "logs" / f"{run.name}.log"
 
     def _state_path(self) -> Path:
         return self._pod_dir / STATE_FILE

@@ -70,6 +70,8 @@ class AgentSettings:
     """KUBERNETES_SERVICE_PORT given to containers."""
     pod_ip_prefix: str = "127.0.1."
     """Pod IPs are ``<prefix>2`` .. ``<prefix>254``."""
+    kubelet_port: int = 10250
+    """Port of the kubelet-API server (``kubectl logs``, ``/healthz``) on ``host_ip``."""
     host_ip: str = "127.0.0.1"
     """The node's InternalIP and every pod's hostIP."""
     image_map: Mapping[str, list[str]] = field(default_factory=default_image_map)

@@ -148,7 +148,7 @@ def container_status(core: Any, namespace: str, name: str) -> Any:
 
 def test_crashed_container_is_restarted_with_termination_message(kube_api: k8s.ApiClient, namespace: str) -> None:
     core: Any = k8s.CoreV1Api(kube_api)
-    script = "echo 'bad config: x' > /dev/termination-log; sleep 0.5; exit 3"
+    script = "echo run started; echo 'bad config: x' > /dev/termination-log; sleep 0.5; exit 3"
     core.create_namespaced_pod(
         namespace, single_container_pod("crasher", {"image": "busybox", "command": ["sh", "-c", script]})
     )
@@ -162,6 +162,8 @@ def test_crashed_container_is_restarted_with_termination_message(kube_api: k8s.A
     assert last is not None
     assert (last.exit_code, last.reason, last.message.strip()) == (3, "Error", "bad config: x")
     assert core.read_namespaced_pod("crasher", namespace).status.phase == "Running"
+    # `kubectl logs --previous`, through the apiserver's proxy to the agent's kubelet API.
+    assert core.read_namespaced_pod_log("crasher", namespace, previous=True) == "run started\n"
 
 
 def test_pod_sees_its_config_map_file_at_the_mount_path(kube_api: k8s.ApiClient, namespace: str) -> None:

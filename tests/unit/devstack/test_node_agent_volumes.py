@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scorefleet_devstack.node_agent.kubelet_server import tail_lines
 from scorefleet_devstack.node_agent.runtime import termination_message
 from scorefleet_devstack.node_agent.volumes import MountSpec, VolumeError, key_files, plan_mounts, write_files
 
@@ -112,3 +113,16 @@ def test_termination_message(
         exit_code=exit_code,
     )
     assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "count", "expected"),
+    [
+        pytest.param(b"a\nb\nc\n", 2, b"b\nc\n", id="last-two"),
+        pytest.param(b"a\nb\nc", 1, b"c", id="no-trailing-newline"),
+        pytest.param(b"a\n", 5, b"a\n", id="fewer-lines-than-asked"),
+        pytest.param(b"a\nb\n", 0, b"", id="zero"),
+    ],
+)
+def test_tail_lines(data: bytes, count: int, expected: bytes) -> None:
+    assert tail_lines(data, count) == expected
