@@ -28,8 +28,8 @@ SCORER_HTTP_PORT_NAME = "http-metrics"
 MODEL_CACHE_DIR = "/var/cache/scorefleet/models"
 KAFKA_CREDENTIALS_DIR = "/etc/scorefleet/kafka"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
-#: Non-root UID/GID the scorer runs as (distroless "nonroot").
-SCORER_UID = 65532
+#: Non-root UID/GID of the scorer image (scorer_image/Dockerfile USER).
+SCORER_UID = 10001
 
 LABEL_PIPELINE = "scorefleet.io/pipeline"
 ANNOTATION_CONFIG_SHA256 = "scorefleet.io/config-sha256"
