@@ -27,6 +27,7 @@ import requests
 from . import status as st
 from .commands import ImageNotMappedError, container_argv
 from .env import EnvReferenceError, build_container_env, referenced_objects, service_env
+from .events import EventType, PodEventRecorder
 from .kube import KubeApiError, KubeClient, is_not_found
 from .probes import ProbeSpec, ProbeTracker, parse_probe, run_probe
 from .runtime import ContainerProcess, ExitInfo, LaunchSpec, container_log_path, termination_message
@@ -114,8 +115,8 @@ class PodWorker(threading.Thread):
         self._pod_dir = self._settings.pods_dir / self.uid
         self._client = KubeClient(str(self._settings.kubeconfig))
         self._volumes = VolumePreparer(self._client, pod_dir=self._pod_dir)
+        self._events = PodEventRecorder(self._client, pod=pod, node_name=self._settings.node_name)
         self._prepared: PreparedVolumes | None = None
-        self._volume_error = ""
         self._pod_ip = ""
         self._start_time = datetime.now(UTC)
         self._published: dict[str, Any] | None = None
@@ -219,14 +220,14 @@ class PodWorker(threading.Thread):
             return
         try:
             self._prepared = self._volumes.prepare(pod, pod_ip=self._pod_ip, host_ip=self._settings.host_ip)
-            self._volume_error = ""
         except VolumeError as error:
             if self._prepared is None:
-                self._volume_error = f"MountVolume.SetUp failed: {error}"
+                message = f"MountVolume.SetUp failed: {error}"
                 for run in [*self._init_runs, *self._runs]:
                     if run.process is None and not run.has_run:
-                        run.state = st.Waiting(st.WaitingReason.CONTAINER_CREATING, self._volume_error)
-                log.warning("pod %s: %s", self._key, self._volume_error)
+                        run.state = st.Waiting(st.WaitingReason.CONTAINER_CREATING, message)
+                log.warning("pod %s: %s", self._key, message)
+                self._events.emit(EventType.WARNING, "FailedMount", message)
             else:
                 log.warning("pod %s: volume refresh failed, keeping the old contents: %s", self._key, error)
                 self._prepared = PreparedVolumes(self._prepared.directories, time.monotonic() + CONFIG_RETRY_SECONDS)
@@ -310,7 +311,14 @@ class PodWorker(threading.Thread):
         run.next_start_monotonic = now + delay
         if exit_info.start_error:
             run.state = st.Waiting(st.WaitingReason.RUN_CONTAINER_ERROR, exit_info.start_error)
+            self._events.emit(EventType.WARNING, "Failed", f"Error: {exit_info.start_error}", container=run.name)
         else:
+            self._events.emit(
+                EventType.WARNING,
+                "BackOff",
+                f"Back-off restarting failed container {run.name} in pod {self._key.split('/')[1]}",
+                container=run.name,
+            )
             run.state = st.Waiting(
                 st.WaitingReason.CRASH_LOOP_BACK_OFF,
                 f"back-off {delay:g}s restarting failed container={run.name} pod={self._key}({self.uid})",
@@ -360,6 +368,7 @@ class PodWorker(threading.Thread):
         run.restart_count = attempt
         run.has_run = True
         log.info("pod %s: started container %s (pid %s): %s", self._key, run.name, process.pid, argv)
+        self._events.emit(EventType.NORMAL, "Started", f"Started container {run.name}", container=run.name)
         self._attach(run, process, env=env)
         self._save_state()
 
@@ -391,6 +400,7 @@ class PodWorker(threading.Thread):
         log.warning("pod %s: container %s cannot start (%s): %s", self._key, run.name, reason, message)
         run.state = st.Waiting(reason, message)
         run.next_start_monotonic = time.monotonic() + CONFIG_RETRY_SECONDS
+        self._events.emit(EventType.WARNING, "Failed", f"Error: {message}", container=run.name)
 
     def _container_env(self, pod: dict[str, Any], container: Mapping[str, Any]) -> dict[str, str]:
         config_map_names, secret_names = referenced_objects(
@@ -458,10 +468,16 @@ class PodWorker(threading.Thread):
                 run.ready = run.readiness.record(ok, now_monotonic=time.monotonic(), message=message)
                 if was_ready and not run.ready:
                     log.info("pod %s: container %s not ready: %s", self._key, run.name, message)
+                    self._events.emit(
+                        EventType.WARNING, "Unhealthy", f"Readiness probe failed: {message}", container=run.name
+                    )
 
     def _kill_for_probe(self, pod: dict[str, Any], run: ContainerRun, why: str) -> None:
         assert run.process is not None
         log.info("pod %s: container %s %s, will be restarted", self._key, run.name, why)
+        self._events.emit(
+            EventType.NORMAL, "Killing", f"Container {run.name} {why}, will be restarted", container=run.name
+        )
         run.ready = False
         run.process.signal_group(signal.SIGTERM)
         run.kill_deadline_monotonic = time.monotonic() + self._grace_seconds(pod)
@@ -508,6 +524,8 @@ class PodWorker(threading.Thread):
         for run in running:
             assert run.process is not None
             run.process.signal_group(signal.SIGTERM)
+            if not self._context.shutting_down.is_set():
+                self._events.emit(EventType.NORMAL, "Killing", f"Stopping container {run.name}", container=run.name)
         deadline = time.monotonic() + grace_seconds
         killed = False
         while running:
