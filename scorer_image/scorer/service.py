@@ -95,6 +95,14 @@ class _BatchAck:
             logger.error("output not acknowledged; partitions will be re-read", extra={"errors": self.errors})
 
 
+@dataclass
+class TakenBatch:
+    """Records taken on together (from ``take_on``): they share one acknowledgement counter."""
+
+    messages: list[Message]
+    ack: _BatchAck
+
+
 class ScorerService:
     """One scorer process's consumer loop. Construct, then ``run(stop)`` on the main thread.
 
@@ -183,7 +191,9 @@ class ScorerService:
         self._metrics.commits.inc()
         return True
 
-    def _maybe_commit(self, *, force: bool = False) -> None:
+    def commit(self, *, force: bool = False) -> None:
+        """Commit the done prefix of each owned partition: asynchronously at most every 50 ms, or now and
+        synchronously with ``force`` (shutdown). Only offsets whose records are acknowledged are sent."""
         if self._commit_failed:
             self._commit_failed = False
             self._tracker.forget_commits()
@@ -300,14 +310,12 @@ class ScorerService:
         self._metrics.inference_duration.observe(time.perf_counter() - started)
         return scores, errors
 
-    def process_batch(self, messages: list[Message]) -> int:
-        """Score one fetched batch and produce its outputs; returns how many records were taken on.
+    def take_on(self, messages: list[Message]) -> TakenBatch | None:
+        """Register fetched records as in flight (the first step of ``process_batch``); None if none are ours.
 
-        Records of partitions this consumer no longer owns are skipped (their next owner reads them).
+        Records with a consume error and records of partitions this consumer no longer owns are
+        skipped (their next owner reads them from the committed offset).
         """
-        started = time.perf_counter()
-        if self._settings.per_record_delay_ms:
-            messages = self._delay_records(messages)
         groups: dict[TopicPartitionKey, tuple[int, list[int]]] = {}
         taken: list[Message] = []
         skipped: set[TopicPartitionKey] = set()
@@ -331,16 +339,24 @@ class ScorerService:
             group[1].append(offset)
             taken.append(message)
         if not taken:
-            return 0
+            return None
         for tp, (_epoch, offsets) in groups.items():
             self._tracker.fetched(tp, offsets)
         self._metrics.records_consumed.labels(topic=self._settings.input_topic).inc(len(taken))
         self._metrics.batch_size.observe(len(taken))
         ack = _BatchAck(tracker=self._tracker, metrics=self._metrics, groups=groups, remaining=len(taken))
+        return TakenBatch(messages=taken, ack=ack)
 
+    def score_and_produce(self, batch: TakenBatch) -> None:
+        """Decode, featurise and score a taken-on batch; produce one output or dead-letter record per input.
+
+        Returns once every record is handed to the producer; the offsets become committable when
+        the broker acknowledges all of them (delivery callbacks inside ``producer.poll``/``flush``).
+        """
+        ack = batch.ack
         events: list[EmailEvent] = []
         scored: list[Message] = []
-        for message in taken:
+        for message in batch.messages:
             try:
                 event = decode_record(
                     message.value(), headers=message.headers(), key=message.key(), timestamp_ms=message.timestamp()[1]
@@ -350,71 +366,107 @@ class ScorerService:
                 continue
             events.append(event)
             scored.append(message)
+        if not events:
+            return
+        scores, errors = self._score(feature_matrix(events))
+        verdicts = verdicts_for(scores, self._settings.verdict_thresholds)
+        now = datetime.now(UTC)
+        scored_at = now.isoformat()
+        now_ms = now.timestamp() * 1000.0
+        settings = self._settings
+        output_topic = settings.output_topic
+        latency = self._metrics.end_to_end_latency
+        verdict_counts: dict[str, int] = {}
+        for index, message in enumerate(scored):
+            error_text = errors[index]
+            if error_text is not None:
+                self._dead_letter(message, DeadLetterReason.MODEL_ERROR, error_text, ack)
+                continue
+            event = events[index]
+            verdict = verdicts[index].value
+            record = {
+                "message_id": event.message_id,
+                "tenant_id": event.tenant_id,
+                "model_name": settings.model_name,
+                "model_version": settings.model_version,
+                "score": float(scores[index]),
+                "verdict": verdict,
+                "scored_at": scored_at,
+                "source": {"topic": message.topic(), "partition": message.partition(), "offset": message.offset()},
+            }
+            self._produce(output_topic, orjson.dumps(record), event.message_id.encode(), None, ack)
+            verdict_counts[verdict] = verdict_counts.get(verdict, 0) + 1
+            timestamp_ms = message.timestamp()[1]
+            if timestamp_ms > 0:
+                latency.observe(max(0.0, now_ms - timestamp_ms) / 1000.0)
+        for verdict, count in verdict_counts.items():
+            self._metrics.records_scored.labels(verdict=verdict).inc(count)
 
-        if events:
-            scores, errors = self._score(feature_matrix(events))
-            verdicts = verdicts_for(scores, self._settings.verdict_thresholds)
-            now = datetime.now(UTC)
-            scored_at = now.isoformat()
-            now_ms = now.timestamp() * 1000.0
-            settings = self._settings
-            output_topic = settings.output_topic
-            latency = self._metrics.end_to_end_latency
-            verdict_counts: dict[str, int] = {}
-            for index, message in enumerate(scored):
-                error_text = errors[index]
-                if error_text is not None:
-                    self._dead_letter(message, DeadLetterReason.MODEL_ERROR, error_text, ack)
-                    continue
-                event = events[index]
-                verdict = verdicts[index].value
-                record = {
-                    "message_id": event.message_id,
-                    "tenant_id": event.tenant_id,
-                    "model_name": settings.model_name,
-                    "model_version": settings.model_version,
-                    "score": float(scores[index]),
-                    "verdict": verdict,
-                    "scored_at": scored_at,
-                    "source": {"topic": message.topic(), "partition": message.partition(), "offset": message.offset()},
-                }
-                self._produce(output_topic, orjson.dumps(record), event.message_id.encode(), None, ack)
-                verdict_counts[verdict] = verdict_counts.get(verdict, 0) + 1
-                timestamp_ms = message.timestamp()[1]
-                if timestamp_ms > 0:
-                    latency.observe(max(0.0, now_ms - timestamp_ms) / 1000.0)
-            for verdict, count in verdict_counts.items():
-                self._metrics.records_scored.labels(verdict=verdict).inc(count)
+    def process_batch(self, messages: list[Message]) -> int:
+        """Take on, score and produce one fetched batch; returns how many records were taken on."""
+        started = time.perf_counter()
+        if self._settings.per_record_delay_ms:
+            messages = self._delay_records(messages)
+        batch = self.take_on(messages)
+        if batch is None:
+            return 0
+        self.score_and_produce(batch)
         self._producer.poll(0)
         self._metrics.batch_duration.observe(time.perf_counter() - started)
-        return len(taken)
+        return len(batch.messages)
 
     # -- the loop --
 
-    def run(self, stop: threading.Event) -> None:
-        """Consume, score and produce until ``stop`` is set; then flush, commit and close the clients."""
-        self._stop = stop
+    def subscribe(self) -> None:
+        """Join the consumer group on the input topic (assignment arrives during the next fetch)."""
         self._consumer.subscribe(
             [self._settings.input_topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         logger.info("consuming", extra={"topic": self._settings.input_topic, "group": self._settings.consumer_group})
+
+    def fetch_batch(self) -> list[Message]:
+        """One fetch as the batch policy allows (empty while back-pressure pauses fetching).
+
+        Rebalance callbacks run inside this call.
+        """
+        request = self._policy.next_fetch(in_flight_messages=len(self._producer))
+        if request is None:
+            self._producer.poll(0.05)
+            return []
+        return self._consumer.consume(request.max_messages, request.timeout_seconds)
+
+    def owned_partitions(self) -> list[TopicPartitionKey]:
+        """The (topic, partition) pairs this scorer owns now."""
+        return self._tracker.owned()
+
+    def step(self) -> int:
+        """One loop iteration: serve acknowledgements, re-read failed partitions, commit, fetch, process.
+
+        Returns the number of records taken on.
+        """
+        self._health.tick()
+        self._producer.poll(0)
+        self._seek_failed()
+        self.commit()
+        messages = self.fetch_batch()
+        taken = self.process_batch(messages) if messages else 0
+        now = time.monotonic()
+        if now - self._last_lag >= LAG_INTERVAL_SECONDS:
+            self._last_lag = now
+            self._update_lag()
+        return taken
+
+    def flush(self, timeout_seconds: float) -> int:
+        """Wait up to ``timeout_seconds`` for acknowledgements of everything produced; returns how many are missing."""
+        return int(self._producer.flush(timeout_seconds))
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume, score and produce until ``stop`` is set; then flush, commit and close the clients."""
+        self._stop = stop
+        self.subscribe()
         try:
             while not stop.is_set():
-                self._health.tick()
-                self._producer.poll(0)
-                self._seek_failed()
-                self._maybe_commit()
-                request = self._policy.next_fetch(in_flight_messages=len(self._producer))
-                if request is None:
-                    self._producer.poll(0.05)
-                    continue
-                messages = self._consumer.consume(request.max_messages, request.timeout_seconds)
-                if messages:
-                    self.process_batch(messages)
-                now = time.monotonic()
-                if now - self._last_lag >= LAG_INTERVAL_SECONDS:
-                    self._last_lag = now
-                    self._update_lag()
+                self.step()
         finally:
             self.shutdown()
 
@@ -427,6 +479,6 @@ class ScorerService:
                 "records not acknowledged at shutdown; their offsets stay uncommitted",
                 extra={"unacknowledged": remaining},
             )
-        self._maybe_commit(force=True)
+        self.commit(force=True)
         self._consumer.close()
         logger.info("scorer stopped")
