@@ -168,7 +168,7 @@ class PodWorker(threading.Thread):
         self._pod_dir.mkdir(parents=True, exist_ok=True)
         status = pod.get("status") or {}
         if status.get("startTime"):
-            self._start_time = datetime.fromisoformat(status["startTime"].replace("Z", "+00:00"))
+            self._start_time = st.parse_time(status["startTime"]) or self._start_time
         if pod["spec"].get("hostNetwork"):
             self._pod_ip = self._settings.host_ip
         else:
@@ -189,11 +189,16 @@ class PodWorker(threading.Thread):
             previous = reported.get(run.name)
             if previous:
                 run.restart_count = int(previous.get("restartCount", 0))
-                run.has_run = bool(previous.get("lastState") or previous.get("state", {}).get("running"))
-                terminated = previous.get("state", {}).get("terminated")
-                if run.is_init and terminated and terminated.get("exitCode") == 0:
-                    run.done = True
-                    run.state = st.Terminated(0, st.TerminatedReason.COMPLETED, finished_at=datetime.now(UTC))
+                state = previous.get("state") or {}
+                run.has_run = bool(previous.get("lastState") or state.get("running") or state.get("terminated"))
+                if state.get("terminated"):
+                    terminated = st.terminated_from_status(state["terminated"])
+                    policy = self._policy_for(run)
+                    if (run.is_init and terminated.exit_code == 0) or not st.should_restart(
+                        policy, terminated.exit_code
+                    ):
+                        # Finished for good under the previous agent: never run it again.
+                        run.state, run.done = terminated, True
             record = records.get(run.name)
             process = ContainerProcess.adopt(record) if record else None
             if process is not None:
@@ -292,11 +297,7 @@ class PodWorker(threading.Thread):
         run.kill_deadline_monotonic = None
         run.ready = run.started = False
         run.startup = run.liveness = run.readiness = None
-        policy = (
-            st.RestartPolicy.ON_FAILURE
-            if run.is_init and self._restart_policy is st.RestartPolicy.ALWAYS
-            else self._restart_policy
-        )
+        policy = self._policy_for(run)
         if run.is_init and exit_info.exit_code == 0:
             run.state, run.done = terminated, True
             return
@@ -323,6 +324,12 @@ class PodWorker(threading.Thread):
                 st.WaitingReason.CRASH_LOOP_BACK_OFF,
                 f"back-off {delay:g}s restarting failed container={run.name} pod={self._key}({self.uid})",
             )
+
+    def _policy_for(self, run: ContainerRun) -> st.RestartPolicy:
+        """The pod's restartPolicy, except that init containers are never restarted after success."""
+        if run.is_init and self._restart_policy is st.RestartPolicy.ALWAYS:
+            return st.RestartPolicy.ON_FAILURE
+        return self._restart_policy
 
     def _start(self, pod: dict[str, Any], run: ContainerRun) -> None:
         try:

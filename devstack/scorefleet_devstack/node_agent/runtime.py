@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .status import exit_code_from_returncode
 from .volumes import MountSpec
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class ContainerProcess:
             returncode = self._popen.poll()
             if returncode is None:
                 return None
-            exit_code = 128 - returncode if returncode < 0 else returncode
+            exit_code = exit_code_from_returncode(returncode)
             known = True
         else:
             if process_start_ticks(self.pid) == self.start_ticks:

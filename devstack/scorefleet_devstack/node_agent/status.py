@@ -8,7 +8,6 @@ rules follow kubelet's ``getPhase`` (pkg/kubelet/kubelet_pods.go).
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +125,34 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(text: str | None) -> datetime | None:
+    """An API timestamp (``2026-11-29T14:47:48Z``, fractional seconds allowed) as UTC, or None."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def terminated_from_status(terminated: Mapping[str, Any]) -> Terminated:
+    """A ``Terminated`` from a reported ``state.terminated`` object (e.g. after an agent restart).
+
+    An unknown reason becomes ``Error``/``Completed`` by exit code; a missing finish time, the epoch.
+    """
+    exit_code = int(terminated.get("exitCode", 0))
+    reason_text = terminated.get("reason", "")
+    reason = (
+        TerminatedReason(reason_text)
+        if reason_text in TerminatedReason.__members__.values()
+        else terminated_reason(exit_code)
+    )
+    return Terminated(
+        exit_code,
+        reason,
+        finished_at=parse_time(terminated.get("finishedAt")) or datetime.fromtimestamp(0, UTC),
+        started_at=parse_time(terminated.get("startedAt")),
+        message=terminated.get("message", ""),
+    )
+
+
 def exit_code_from_returncode(returncode: int) -> int:
     """A ``Popen.returncode`` as a container exit code: -N (killed by signal N) -> 128+N."""
     return 128 - returncode if returncode < 0 else returncode
@@ -134,11 +161,6 @@ def exit_code_from_returncode(returncode: int) -> int:
 def terminated_reason(exit_code: int) -> TerminatedReason:
     """``Completed`` for exit code 0, ``Error`` otherwise (kubelet has no finer reason here)."""
     return TerminatedReason.COMPLETED if exit_code == 0 else TerminatedReason.ERROR
-
-
-def killed_exit_code(sig: signal.Signals) -> int:
-    """Exit code of a process killed by ``sig`` (137 for SIGKILL, 143 for SIGTERM)."""
-    return 128 + int(sig)
 
 
 def should_restart(restart_policy: RestartPolicy, exit_code: int) -> bool:

@@ -22,6 +22,7 @@ from scorefleet_devstack.node_agent.status import (
     pod_status,
     restart_backoff_seconds,
     should_restart,
+    terminated_from_status,
 )
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -197,3 +198,32 @@ def test_transition_time_kept_while_status_unchanged_and_stamped_on_change() -> 
     ready = next(c for c in flipped["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-11-29T13:00:00Z"
     assert ready["reason"] == "ContainersNotReady"
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        pytest.param(
+            {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": "2026-11-29T12:00:00Z",
+                "finishedAt": "2026-11-29T12:00:05Z",
+            },
+            Terminated(0, TerminatedReason.COMPLETED, finished_at=T1, started_at=T0),
+            id="completed",
+        ),
+        pytest.param(
+            {"exitCode": 1, "reason": "OOMKilled", "finishedAt": "2026-11-29T12:00:05Z", "message": "m"},
+            Terminated(1, TerminatedReason.ERROR, finished_at=T1, message="m"),
+            id="unknown-reason-by-exit-code",
+        ),
+        pytest.param(
+            {"exitCode": 128, "reason": "StartError", "finishedAt": "2026-11-29T12:00:05.123456Z"},
+            Terminated(128, TerminatedReason.START_ERROR, finished_at=T1.replace(microsecond=123456)),
+            id="start-error-fractional-seconds",
+        ),
+    ],
+)
+def test_terminated_from_status(reported: dict[str, object], expected: Terminated) -> None:
+    assert terminated_from_status(reported) == expected
