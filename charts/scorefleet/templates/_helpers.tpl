@@ -79,49 +79,43 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The rules the operator needs in each namespace it serves (the same set in a ClusterRole when it
-watches all namespaces). Derived from what the operator does:
-- DetectionPipelines: watched (kopf on.event) and read; status written by server-side apply.
-- Children (Deployment, ConfigMap, Service, ServiceAccount, PodDisruptionBudget): watched by
-  label, read, created and repaired by server-side apply (a PATCH, which also creates); deleted
-  only by garbage collection through ownerReferences, so no delete.
-- Pods: watched to surface crash loops and termination messages as Degraded.
-- Events: posted about pipelines (the operator's and kopf's).
+The rules the operator needs in each namespace it serves: the same rules as the operator's own
+deploy/rbac.yaml (tests/integration/chart checks they are equal), which says why each is needed.
+A namespaced install gets them in a Role per watched namespace, so the cluster-scoped
+clusterkopfpeerings (meaningless in a Role) are granted only cluster-wide.
 */}}
-{{- define "scorefleet.namespacedRules" -}}
+{{- define "scorefleet.rules" -}}
 - apiGroups: [scorefleet.io]
   resources: [detectionpipelines]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [scorefleet.io]
   resources: [detectionpipelines/status]
-  verbs: [patch]
+  verbs: [get, patch]
+- apiGroups: [scorefleet.io]
+  resources: [detectionpipelines/finalizers]
+  verbs: [update]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
 - apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+- apiGroups: [""]
   resources: [events]
-  verbs: [create]
-{{- end }}
-
-{{/* kopf peering: keep-alives are patched into the peering object's status. */}}
-{{- define "scorefleet.peeringRules" -}}
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
 - apiGroups: [kopf.dev]
-  resources: [{{ if .clusterwide }}clusterkopfpeerings{{ else }}kopfpeerings{{ end }}]
+  resources: [{{ if .clusterwide }}clusterkopfpeerings, {{ end }}kopfpeerings]
   verbs: [get, list, watch, patch]
-{{- end }}
-
-{{/* Cluster-wide only: kopf observes CRDs to notice resources (re)appearing. */}}
-{{- define "scorefleet.clusterRules" -}}
-- apiGroups: [apiextensions.k8s.io]
-  resources: [customresourcedefinitions]
-  verbs: [list, watch]
 {{- end }}
