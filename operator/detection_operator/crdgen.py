@@ -79,7 +79,14 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
         if len(options) == 1:
             node = {**options[0], **node}
         elif types == ["integer", "string"]:
+            # controller-gen's shape for int-or-string: the anyOf stays, string checks are hoisted.
             node["x-kubernetes-int-or-string"] = True
+            node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+            for option in options:
+                for key in ("pattern", "maxLength"):
+                    if key in option:
+                        node[key] = option[key]
+            return _ordered({k: v for k, v in node.items() if k not in _DROP_KEYS})
         else:
             raise SchemaError(f"union of {types} has no structural schema")
         if nullable:
@@ -111,7 +118,9 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
 
 
 def _nested_defaults(node: JsonSchema) -> dict[str, Any]:
-    return {name: child["default"] for name, child in node.get("properties", {}).items() if "default" in child}
+    return {
+        name: copy.deepcopy(child["default"]) for name, child in node.get("properties", {}).items() if "default" in child
+    }
 
 
 _FIRST_KEYS = ("description", "type", "nullable", "default")
@@ -206,9 +215,16 @@ HEADER = (
 )
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Spell every value out: a CRD with YAML anchors is legal but unreadable in review."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_yaml() -> str:
     """Return the CRD as the exact YAML text stored in `crds/`."""
-    return HEADER + yaml.safe_dump(crd(), sort_keys=False, width=100, allow_unicode=True)
+    return HEADER + yaml.dump(crd(), Dumper=_NoAliasDumper, sort_keys=False, width=100, allow_unicode=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,8 @@ def configure_logging(settings: OperatorSettings) -> None:
     if root.level > logging.DEBUG:
         # kopf logs "Handler ... succeeded" per watch event of every child and pod: noise at INFO.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        # One access line per liveness probe is noise too.
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def load_api_client() -> k8s.ApiClient:

@@ -98,8 +98,12 @@ ModelUri = Annotated[
     AfterValidator(_check_model_uri),
 ]
 
+#: Kubernetes' resource.Quantity syntax (as controller-gen emits it for quantity fields).
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 #: A resource quantity as Kubernetes accepts it: an integer or a string such as "500m" or "512Mi".
-Quantity = int | Annotated[str, Field(max_length=64)]
+Quantity = int | Annotated[str, Field(max_length=64, pattern=QUANTITY_PATTERN)]
 
 
 class OffsetResetPolicy(StrEnum):

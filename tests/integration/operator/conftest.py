@@ -192,8 +192,8 @@ def start_operator(operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Operat
             SCOREFLEET_OPERATOR_WATCH__RESYNC_INTERVAL_SECONDS="60",
         )
         environment.update(env)
-        log = log_path.open("wb")
-        process = subprocess.Popen([str(OPERATOR_BIN)], env=environment, stdout=log, stderr=subprocess.STDOUT)
+        with log_path.open("wb") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen([str(OPERATOR_BIN)], env=environment, stdout=log, stderr=subprocess.STDOUT)
         operator = OperatorProcess(process, log_path, metrics_port, liveness_port)
         started.append(operator)
         if wait_alive:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from detection_operator.api.pipeline import GROUP, PLURAL, VERSION
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
-
-from detection_operator.api.pipeline import GROUP, PLURAL, VERSION
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -29,6 +28,7 @@ INVALID = {
     "unknown-field": "spec.kafka.topic",
     "zero-max-replicas": "spec.scaling.maxReplicas",
     "name-too-long": "metadata.name",
+    "bad-resource-quantity": "spec.scorer.resources.requests.cpu",
 }
 
 

@@ -45,6 +45,7 @@ def test_defaults_fill_a_minimal_spec() -> None:
         pytest.param({"kafka.outputTopic": "mail.inbound"}, "outputTopic", id="output-equals-input"),
         pytest.param({"model.uri": "s3://bucket/m.onnx"}, "uri", id="unsupported-uri-scheme"),
         pytest.param({"kafka.colour": "blue"}, "colour", id="unknown-field"),
+        pytest.param({"scorer.resources": {"requests": {"cpu": "lots"}}}, "cpu", id="bad-quantity"),
         pytest.param({"kafka.offsetResetPolicy": "oldest"}, "offsetResetPolicy", id="bad-enum"),
     ],
 )
