@@ -11,11 +11,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import yaml
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from detection_operator.adapters.kube import AUTOSCALER_FIELD_MANAGER, KubeAdapter
@@ -28,34 +26,10 @@ from detection_operator.handlers.autoscale import (
 )
 from detection_operator.render import deployment_name
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
 from prometheus_client import CollectorRegistry
 
-CRD_FILE = Path(__file__).resolve().parents[3] / "crds" / "detectionpipelines.scorefleet.io.yaml"
 MODEL = {"name": "phishing-linear", "version": "2026.11.1", "uri": "http://127.0.0.1:18080/m.onnx",
          "sha256": "0" * 64}
-
-
-@pytest.fixture(scope="module")
-def crd(kube_api: k8s.ApiClient) -> None:
-    """The DetectionPipeline CRD as generated from the models (created or brought up to date)."""
-    api: Any = k8s.ApiextensionsV1Api(kube_api)  # the client's types are looser than its stubs
-    manifest = yaml.safe_load(CRD_FILE.read_text())
-    try:
-        current = api.read_custom_resource_definition(manifest["metadata"]["name"])
-        manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
-        api.replace_custom_resource_definition(manifest["metadata"]["name"], manifest)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        api.create_custom_resource_definition(manifest)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        conditions = api.read_custom_resource_definition(manifest["metadata"]["name"]).status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        time.sleep(0.2)
-    raise TimeoutError("CRD not established")
 
 
 def produce(bootstrap_servers: str, topic: str, counts: list[int]) -> None:
