@@ -118,9 +118,8 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
 
 
 def _nested_defaults(node: JsonSchema) -> dict[str, Any]:
-    return {
-        name: copy.deepcopy(child["default"]) for name, child in node.get("properties", {}).items() if "default" in child
-    }
+    properties = node.get("properties", {})
+    return {name: copy.deepcopy(child["default"]) for name, child in properties.items() if "default" in child}
 
 
 _FIRST_KEYS = ("description", "type", "nullable", "default")

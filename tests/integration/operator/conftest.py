@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -36,10 +36,7 @@ TEST_MANAGER = "scorefleet-tests"
 SA_NAMESPACE = "scorefleet-it-operator"
 SA_NAME = "scorefleet-operator-it"
 
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout_seconds: float, what: str, poll_seconds: float = 0.2) -> T:
+def wait_for(probe: Callable[[], Any], *, timeout_seconds: float, what: str, poll_seconds: float = 0.2) -> Any:
     """Call `probe` until it returns something truthy; return it. Fails the test after the deadline."""
     deadline = time.monotonic() + timeout_seconds
     last: Any = None
@@ -73,7 +70,8 @@ def crd_installed(kube_api: k8s.ApiClient) -> None:
 
     def established() -> bool:
         crd = ext.read_custom_resource_definition(crdgen.CRD_NAME)
-        return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+        conditions = (crd.status.conditions if crd.status else None) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
 
     wait_for(established, timeout_seconds=30, what="the CRD to be Established")
 
@@ -104,10 +102,12 @@ def operator_kubeconfig(
         "subjects": [{"kind": "ServiceAccount", "name": SA_NAME, "namespace": SA_NAMESPACE}],
     }
     rbac.patch_cluster_role_binding(SA_NAME, binding, field_manager=TEST_MANAGER, force=True, _content_type=APPLY)
-    token = core.create_namespaced_service_account_token(
+    issued = core.create_namespaced_service_account_token(
         SA_NAME, SA_NAMESPACE, k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(
             audiences=[], expiration_seconds=4 * 3600))
-    ).status.token
+    )
+    assert issued.status is not None
+    token = issued.status.token
     admin = yaml.safe_load(Path(stack.kubeconfig).read_text())
     cluster = admin["clusters"][0]["cluster"]
     if "certificate-authority" in cluster:  # a relative CA path is relative to the admin kubeconfig
@@ -234,15 +234,13 @@ def pipeline_manifest(name: str, *, input_topic: str = "mail.inbound", output_to
 
 
 def create_pipeline(custom: k8s.CustomObjectsApi, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = custom.create_namespaced_custom_object(
+    return cast(dict[str, Any], custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, manifest, field_validation="Strict"
-    )
-    return result
+    ))
 
 
 def get_pipeline(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return result
+    return cast(dict[str, Any], custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
 
 
 def condition(pipeline: dict[str, Any], type_: str) -> dict[str, Any] | None:

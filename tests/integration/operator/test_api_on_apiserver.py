@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -41,9 +42,9 @@ def test_valid_example_is_accepted_with_defaults(
 ) -> None:
     custom = k8s.CustomObjectsApi(kube_api)
     manifest = yaml.safe_load((EXAMPLES / "pipeline.yaml").read_text())
-    created = custom.create_namespaced_custom_object(
+    created = cast(dict[str, Any], custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, manifest, field_validation="Strict"
-    )
+    ))
     # Schema defaults are applied by the apiserver, nested ones included.
     assert created["spec"]["scaling"]["pollingIntervalSeconds"] == 15
     assert created["spec"]["rollout"] == {"strategy": "RollingUpdate"}
@@ -59,7 +60,7 @@ def test_invalid_example_is_refused_naming_the_field(
     with pytest.raises(ApiException) as refused:
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest, field_validation="Strict")
     assert refused.value.status in (400, 422)
-    message = json.loads(refused.value.body)["message"]
+    message = json.loads(refused.value.body or "{}")["message"]
     assert INVALID[example] in message, message
 
 

@@ -6,7 +6,7 @@ Pipelines here scale to zero (minReplicas 0), so no scorer pod is needed unless 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from detection_operator.adapters.kube import AUTOSCALER_FIELD_MANAGER, replicas_owned_by
 from detection_operator.api.pipeline import GROUP, PLURAL, VERSION
@@ -110,7 +110,8 @@ def test_drift_is_repaired_and_reported(
     wait_for(repaired, timeout_seconds=20, what="the ConfigMap, Service and Deployment restored")
     wait_for(lambda: sum(e.reason == "DriftRepaired" for e in pipeline_events(core, namespace, "p1")) >= 3,
              timeout_seconds=10, what="three DriftRepaired events")
-    assert apps.read_namespaced_deployment(CHILD, namespace).spec.replicas == 0
+    restored = kube_api.sanitize_for_serialization(apps.read_namespaced_deployment(CHILD, namespace))
+    assert restored["spec"]["replicas"] == 0
 
 
 def test_spec_change_rolls_config_and_replicas_are_left_alone(
@@ -122,22 +123,25 @@ def test_spec_change_rolls_config_and_replicas_are_left_alone(
     wait_for(lambda: reconciled(get_pipeline(custom, namespace, "p1")), timeout_seconds=30, what="p1 reconciled")
     # The autoscaler's field manager sets replicas; the reconcile must never take them back. A
     # paused Deployment keeps its template, and an image that maps to no command starts nothing.
-    before = apps.read_namespaced_deployment(CHILD, namespace)
-    template_hash = before.spec.template.metadata.annotations["scorefleet.io/config-sha256"]
+    def deployment() -> Any:
+        return kube_api.sanitize_for_serialization(apps.read_namespaced_deployment(CHILD, namespace))
+
+    template_hash = deployment()["spec"]["template"]["metadata"]["annotations"]["scorefleet.io/config-sha256"]
 
     custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "p1", {"spec": {
         "model": {"version": "2"}, "scorer": {"batchMaxMessages": 100}}})
 
     def rolled() -> Any:
         p = get_pipeline(custom, namespace, "p1")
-        d = apps.read_namespaced_deployment(CHILD, namespace)
+        d = deployment()
         return (reconciled(p) and p["status"].get("model", {}).get("version") == "2"
-                and d.spec.template.metadata.annotations["scorefleet.io/config-sha256"] != template_hash and d)
+                and d["spec"]["template"]["metadata"]["annotations"]["scorefleet.io/config-sha256"] != template_hash
+                and d)
 
-    deployment = wait_for(rolled, timeout_seconds=30, what="model 2 rolled out and reported")
-    assert deployment.spec.replicas == 0
-    cm = k8s.CoreV1Api(kube_api).read_namespaced_config_map(CHILD, namespace)
-    assert cm.data["SCORER_MODEL_VERSION"] == "2" and cm.data["SCORER_BATCH_MAX_MESSAGES"] == "100"
+    rolled_out = wait_for(rolled, timeout_seconds=30, what="model 2 rolled out and reported")
+    assert rolled_out["spec"]["replicas"] == 0
+    data = k8s.CoreV1Api(kube_api).read_namespaced_config_map(CHILD, namespace).data or {}
+    assert data["SCORER_MODEL_VERSION"] == "2" and data["SCORER_BATCH_MAX_MESSAGES"] == "100"
 
 
 def test_deleting_the_pipeline_deletes_children_without_waiting_for_the_operator(
@@ -151,7 +155,7 @@ def test_deleting_the_pipeline_deletes_children_without_waiting_for_the_operator
     assert not pipeline["metadata"].get("finalizers"), "no finalizer may hold the pipeline hostage"
     operator.stop()  # even with the operator gone, deletion completes
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "p1")
-    wait_for(lambda: not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"],
+    wait_for(lambda: not cast(Any, custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))["items"],
              timeout_seconds=10, what="the pipeline gone")
     wait_for(lambda: not children(kube_api, namespace, CHILD), timeout_seconds=60,
              what="garbage collection of every child")
