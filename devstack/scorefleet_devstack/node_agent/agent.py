@@ -22,6 +22,7 @@ from .kubelet_server import KubeletServer
 from .node import NodeHeartbeat
 from .pod_worker import PodWorker, WorkerContext, kill_recorded_processes, load_state
 from .settings import AgentSettings
+from .status import PodPhase
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ RETRY_SECONDS = 2.0
 ORPHAN_GRACE_SECONDS = 5.0
 #: How long ``stop`` waits for workers to stop their processes.
 STOP_TIMEOUT_SECONDS = 15.0
-TERMINAL_PHASES = ("Succeeded", "Failed")
+TERMINAL_PHASES = (str(PodPhase.SUCCEEDED), str(PodPhase.FAILED))
 
 
 class NodeAgent:
@@ -51,7 +52,7 @@ class NodeAgent:
 
     def _allocate_ip(self, pod_uid: str, preferred: str) -> str:
         with self._ip_lock:
-            if preferred and self._ip_pool.reserve(pod_uid, preferred):
+            if preferred and self._ip_pool.reserve(pod_uid, address=preferred):
                 return preferred
             return self._ip_pool.allocate(pod_uid)
 

@@ -23,7 +23,7 @@ class ImageNotMappedError(Exception):
     """
 
 
-def expand_references(text: str, variables: Mapping[str, str]) -> str:
+def expand_references(text: str, *, variables: Mapping[str, str]) -> str:
     """Expand Kubernetes ``$(VAR)`` references in ``text`` against ``variables``.
 
     Returns the expanded string; never raises (malformed references stay as written).
@@ -54,7 +54,7 @@ def expand_references(text: str, variables: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def image_command(image: str, image_map: Mapping[str, Sequence[str]]) -> list[str]:
+def image_command(image: str, *, image_map: Mapping[str, Sequence[str]]) -> list[str]:
     """The command implied by ``image``: the entry whose key is the longest substring of it.
 
     Raises ``ImageNotMappedError`` when no key occurs in ``image``.
@@ -80,5 +80,5 @@ def container_argv(
     command = [str(part) for part in container.get("command") or []]
     args = [str(part) for part in container.get("args") or []]
     if not command:
-        command = image_command(str(container.get("image", "")), image_map)
-    return [expand_references(part, env) for part in (*command, *args)]
+        command = image_command(str(container.get("image", "")), image_map=image_map)
+    return [expand_references(part, variables=env) for part in (*command, *args)]

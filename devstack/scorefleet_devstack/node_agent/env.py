@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .commands import expand_references
@@ -36,7 +37,7 @@ def service_env(*, apiserver_host: str, apiserver_port: int) -> dict[str, str]:
     }
 
 
-def downward_field(pod: Mapping[str, Any], field_path: str, *, pod_ip: str, host_ip: str) -> str:
+def downward_field(pod: Mapping[str, Any], *, field_path: str, pod_ip: str, host_ip: str) -> str:
     """The value of a downward-API ``fieldRef.fieldPath`` for ``pod`` (a Pod dict).
 
     Supports metadata.name/namespace/uid, metadata.labels['k'], metadata.annotations['k'],
@@ -65,7 +66,7 @@ def downward_field(pod: Mapping[str, Any], field_path: str, *, pod_ip: str, host
 
 
 def _lookup(
-    sources: Mapping[str, Mapping[str, str] | None], kind: str, ref: Mapping[str, Any], *, namespace: str
+    sources: Mapping[str, Mapping[str, str] | None], *, kind: str, ref: Mapping[str, Any], namespace: str
 ) -> str | None:
     name = ref.get("name", "")
     data = sources.get(name)
@@ -82,24 +83,31 @@ def _lookup(
     return data[key]
 
 
-def build_container_env(
-    container: Mapping[str, Any],
-    *,
-    pod: Mapping[str, Any],
-    pod_ip: str,
-    host_ip: str,
-    base_env: Mapping[str, str],
-    config_maps: Mapping[str, Mapping[str, str] | None],
-    secrets: Mapping[str, Mapping[str, str] | None],
-) -> dict[str, str]:
-    """The environment of ``container`` (a pod-spec container dict) in ``pod``.
+@dataclass(frozen=True)
+class EnvSources:
+    """Everything a container's env may refer to, fetched beforehand by the caller."""
 
-    ``base_env``: variables defined first (service variables, PATH, HOSTNAME).
-    ``config_maps``/``secrets``: name -> decoded data, or None when the object does not exist.
-    Returns name -> value. Raises ``EnvReferenceError`` for an unresolved non-optional reference.
+    pod: Mapping[str, Any]
+    """The Pod object (dict) the container belongs to."""
+    pod_ip: str
+    host_ip: str
+    base_env: Mapping[str, str]
+    """Variables defined first (service variables, PATH, HOSTNAME)."""
+    config_maps: Mapping[str, Mapping[str, str] | None]
+    """ConfigMap name -> data, or None when it does not exist."""
+    secrets: Mapping[str, Mapping[str, str] | None]
+    """Secret name -> decoded data, or None when it does not exist."""
+
+
+def build_container_env(container: Mapping[str, Any], *, sources: EnvSources) -> dict[str, str]:
+    """The environment of ``container`` (a pod-spec container dict), name -> value.
+
+    Raises ``EnvReferenceError`` for an unresolved non-optional reference.
     """
+    pod, pod_ip, host_ip = sources.pod, sources.pod_ip, sources.host_ip
+    config_maps, secrets = sources.config_maps, sources.secrets
     namespace = pod.get("metadata", {}).get("namespace", "")
-    env: dict[str, str] = dict(base_env)
+    env: dict[str, str] = dict(sources.base_env)
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         for kind, field, lookup in (("ConfigMap", "configMapRef", config_maps), ("Secret", "secretRef", secrets)):
@@ -117,16 +125,16 @@ def build_container_env(
     for entry in container.get("env") or []:
         name = entry["name"]
         if "value" in entry or "valueFrom" not in entry:
-            env[name] = expand_references(str(entry.get("value", "")), env)
+            env[name] = expand_references(str(entry.get("value", "")), variables=env)
             continue
         value_from = entry["valueFrom"]
         value: str | None
         if "fieldRef" in value_from:
-            value = downward_field(pod, value_from["fieldRef"]["fieldPath"], pod_ip=pod_ip, host_ip=host_ip)
+            value = downward_field(pod, field_path=value_from["fieldRef"]["fieldPath"], pod_ip=pod_ip, host_ip=host_ip)
         elif "configMapKeyRef" in value_from:
-            value = _lookup(config_maps, "ConfigMap", value_from["configMapKeyRef"], namespace=namespace)
+            value = _lookup(config_maps, kind="ConfigMap", ref=value_from["configMapKeyRef"], namespace=namespace)
         elif "secretKeyRef" in value_from:
-            value = _lookup(secrets, "Secret", value_from["secretKeyRef"], namespace=namespace)
+            value = _lookup(secrets, kind="Secret", ref=value_from["secretKeyRef"], namespace=namespace)
         else:
             raise EnvReferenceError(f"env {name}: valueFrom {sorted(value_from)} is not supported by the node agent")
         if value is not None:

@@ -29,6 +29,17 @@ class EventType(StrEnum):
     WARNING = "Warning"
 
 
+class EventReason(StrEnum):
+    """Event ``reason`` values, as kubelet records them."""
+
+    STARTED = "Started"
+    KILLING = "Killing"
+    BACK_OFF = "BackOff"
+    FAILED = "Failed"
+    FAILED_MOUNT = "FailedMount"
+    UNHEALTHY = "Unhealthy"
+
+
 class PodEventRecorder:
     """Records Events about one pod, as ``kubelet`` on ``node_name``."""
 
@@ -38,7 +49,7 @@ class PodEventRecorder:
         self._node_name = node_name
         self._seen: dict[tuple[str, str, str], tuple[str, int]] = {}
 
-    def emit(self, event_type: EventType, reason: str, message: str, *, container: str = "") -> None:
+    def emit(self, event_type: EventType, *, reason: EventReason, message: str, container: str = "") -> None:
         """Record one occurrence; ``container`` sets ``involvedObject.fieldPath``."""
         namespace = self._metadata["namespace"]
         now = rfc3339(datetime.now(UTC))
@@ -47,7 +58,8 @@ class PodEventRecorder:
             if key in self._seen:
                 name, count = self._seen[key]
                 self._client.merge_patch(
-                    f"/api/v1/namespaces/{namespace}/events/{name}", {"count": count + 1, "lastTimestamp": now}
+                    f"/api/v1/namespaces/{namespace}/events/{name}",
+                    patch={"count": count + 1, "lastTimestamp": now},
                 )
                 self._seen[key] = (name, count + 1)
                 return
@@ -63,12 +75,12 @@ class PodEventRecorder:
                 involved["fieldPath"] = f"spec.containers{{{container}}}"
             self._client.post(
                 f"/api/v1/namespaces/{namespace}/events",
-                {
+                body={
                     "apiVersion": "v1",
                     "kind": "Event",
                     "metadata": {"name": name, "namespace": namespace},
                     "involvedObject": involved,
-                    "reason": reason,
+                    "reason": str(reason),
                     "message": message,
                     "type": str(event_type),
                     "source": {"component": "kubelet", "host": self._node_name},

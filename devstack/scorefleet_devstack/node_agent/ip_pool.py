@@ -47,7 +47,7 @@ class PodIPPool:
                 return address
         raise PoolExhaustedError(f"all {span} pod IPs under {self._prefix}0/24 are in use")
 
-    def reserve(self, pod_uid: str, address: str) -> bool:
+    def reserve(self, pod_uid: str, *, address: str) -> bool:
         """Claim ``address`` for ``pod_uid`` (e.g. a pod adopted after an agent restart).
 
         Returns False (and claims nothing) if the address is outside the pool or held by

@@ -27,7 +27,7 @@ class KubeApiError(Exception):
     ``NotFound``, or an empty string).
     """
 
-    def __init__(self, status_code: int, reason: str, message: str) -> None:
+    def __init__(self, status_code: int, *, reason: str, message: str) -> None:
         super().__init__(f"HTTP {status_code} {reason}: {message}")
         self.status_code = status_code
         self.reason = reason
@@ -70,17 +70,13 @@ class KubeClient:
         """GET ``path``; returns the decoded JSON object."""
         return self._request("GET", path, params=params)
 
-    def post(self, path: str, body: JsonObject) -> JsonObject:
+    def post(self, path: str, *, body: JsonObject) -> JsonObject:
         """POST ``body`` to ``path``; returns the created object."""
         return self._request("POST", path, body=body)
 
-    def merge_patch(self, path: str, patch: JsonObject) -> JsonObject:
+    def merge_patch(self, path: str, *, patch: JsonObject) -> JsonObject:
         """JSON-merge-patch (RFC 7386) ``path``: lists in ``patch`` replace lists wholesale."""
         return self._request("PATCH", path, body=patch, content_type="application/merge-patch+json")
-
-    def put(self, path: str, body: JsonObject) -> JsonObject:
-        """PUT (replace) ``path`` with ``body``."""
-        return self._request("PUT", path, body=body)
 
     def delete(self, path: str, *, body: JsonObject | None = None) -> JsonObject:
         """DELETE ``path`` with optional ``DeleteOptions`` ``body``."""
@@ -116,7 +112,7 @@ def _raise_for_status(response: requests.Response) -> None:
         message = status.get("message", message)
     except ValueError:
         log.debug("non-JSON error body from %s", response.url)
-    raise KubeApiError(response.status_code, reason, message)
+    raise KubeApiError(response.status_code, reason=reason, message=message)
 
 
 def is_not_found(error: Exception) -> bool:

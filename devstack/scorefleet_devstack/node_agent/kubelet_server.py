@@ -81,7 +81,7 @@ def find_pod_dir(pods_dir: Path, *, namespace: str, name: str) -> tuple[Path, di
     return None
 
 
-def tail_lines(data: bytes, count: int) -> bytes:
+def tail_lines(data: bytes, *, count: int) -> bytes:
     """The last ``count`` lines of ``data`` (a trailing newline does not start a new line)."""
     if count <= 0:
         return b""
@@ -95,7 +95,7 @@ class _LogHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("kubelet api: " + format, *args)
 
-    def _reply(self, code: int, body: str) -> None:
+    def _reply(self, code: int, *, body: str) -> None:
         self.send_response(code)
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
@@ -105,24 +105,26 @@ class _LogHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         if url.path == "/healthz":
-            self._reply(200, "ok")
+            self._reply(200, body="ok")
         elif len(parts) == 4 and parts[0] == "containerLogs":
-            self._container_logs(parts[1], parts[2], parts[3], {k: v[-1] for k, v in parse_qs(url.query).items()})
+            self._container_logs(
+                parts[1], pod=parts[2], container=parts[3], query={k: v[-1] for k, v in parse_qs(url.query).items()}
+            )
         else:
-            self._reply(404, f"the scorefleet node agent does not serve {url.path}")
+            self._reply(404, body=f"the scorefleet node agent does not serve {url.path}")
 
-    def _container_logs(self, namespace: str, pod: str, container: str, query: dict[str, str]) -> None:
+    def _container_logs(self, namespace: str, *, pod: str, container: str, query: dict[str, str]) -> None:
         found = find_pod_dir(self.server.pods_dir, namespace=namespace, name=pod)
         if found is None:
-            self._reply(404, f"pod {namespace}/{pod} is not running on this node")
+            self._reply(404, body=f"pod {namespace}/{pod} is not running on this node")
             return
         pod_dir, state = found
-        runs = container_log_paths(pod_dir, container)
+        runs = container_log_paths(pod_dir, container=container)
         if query.get("previous") == "true":
             runs = runs[:-1]
         if not runs:
             what = "previous terminated container" if query.get("previous") == "true" else "container"
-            self._reply(400, f'{what} "{container}" in pod "{pod}" not found')
+            self._reply(400, body=f'{what} "{container}" in pod "{pod}" not found')
             return
         path = runs[-1]
         with open(path, "rb") as log_file:
@@ -131,7 +133,7 @@ class _LogHandler(BaseHTTPRequestHandler):
             log_file.seek(max(0, size - TAIL_WINDOW_BYTES) if "tailLines" in query else 0)
             data = log_file.read()
         if "tailLines" in query:
-            data = tail_lines(data, int(query["tailLines"]))
+            data = tail_lines(data, count=int(query["tailLines"]))
         if "limitBytes" in query:
             data = data[: int(query["limitBytes"])]
         self.send_response(200)

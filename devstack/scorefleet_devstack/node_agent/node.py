@@ -132,12 +132,12 @@ class NodeHeartbeat(threading.Thread):
         }
         body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {}}
         try:
-            self._client.post("/api/v1/nodes", body)
+            self._client.post("/api/v1/nodes", body=body)
             log.info("registered node %s", name)
         except KubeApiError as error:
             if error.status_code != 409:
                 raise
-            self._client.merge_patch(f"/api/v1/nodes/{name}", {"metadata": {"labels": labels}})
+            self._client.merge_patch(f"/api/v1/nodes/{name}", patch={"metadata": {"labels": labels}})
             log.info("node %s already registered; updated it", name)
         self._post_status()
         self._renew_lease()
@@ -155,7 +155,7 @@ class NodeHeartbeat(threading.Thread):
 
     def _post_status(self) -> None:
         status = node_status(self._settings, now=datetime.now(UTC), ready_since=self._ready_since)
-        self._client.merge_patch(f"/api/v1/nodes/{self._settings.node_name}/status", {"status": status})
+        self._client.merge_patch(f"/api/v1/nodes/{self._settings.node_name}/status", patch={"status": status})
 
     def _renew_lease(self) -> None:
         name = self._settings.node_name
@@ -166,7 +166,7 @@ class NodeHeartbeat(threading.Thread):
             "renewTime": _micro_time(datetime.now(UTC)),
         }
         try:
-            self._client.merge_patch(path, {"spec": spec})
+            self._client.merge_patch(path, patch={"spec": spec})
         except KubeApiError as error:
             if not is_not_found(error):
                 raise
@@ -174,7 +174,7 @@ class NodeHeartbeat(threading.Thread):
             owner = {"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}
             self._client.post(
                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                {
+                body={
                     "apiVersion": "coordination.k8s.io/v1",
                     "kind": "Lease",
                     "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [owner]},

@@ -26,8 +26,8 @@ import requests
 
 from . import status as st
 from .commands import ImageNotMappedError, container_argv
-from .env import EnvReferenceError, build_container_env, referenced_objects, service_env
-from .events import EventType, PodEventRecorder
+from .env import EnvReferenceError, EnvSources, build_container_env, referenced_objects, service_env
+from .events import EventReason, EventType, PodEventRecorder
 from .kube import KubeApiError, KubeClient, is_not_found
 from .probes import ProbeSpec, ProbeTracker, parse_probe, run_probe
 from .runtime import ContainerProcess, ExitInfo, LaunchSpec, container_log_path, termination_message
@@ -195,7 +195,7 @@ class PodWorker(threading.Thread):
                     terminated = st.terminated_from_status(state["terminated"])
                     policy = self._policy_for(run)
                     if (run.is_init and terminated.exit_code == 0) or not st.should_restart(
-                        policy, terminated.exit_code
+                        policy, exit_code=terminated.exit_code
                     ):
                         # Finished for good under the previous agent: never run it again.
                         run.state, run.done = terminated, True
@@ -203,7 +203,7 @@ class PodWorker(threading.Thread):
             process = ContainerProcess.adopt(record) if record else None
             if process is not None:
                 log.info("pod %s: adopted container %s (pid %s)", self._key, run.name, process.pid)
-                self._attach(run, process, env=record.get("env", {}))
+                self._attach(run, process=process, env=record.get("env", {}))
         if any(run.name in records for run in self._runs):
             for run in self._init_runs:
                 run.done = True
@@ -232,7 +232,7 @@ class PodWorker(threading.Thread):
                     if run.process is None and not run.has_run:
                         run.state = st.Waiting(st.WaitingReason.CONTAINER_CREATING, message)
                 log.warning("pod %s: %s", self._key, message)
-                self._events.emit(EventType.WARNING, "FailedMount", message)
+                self._events.emit(EventType.WARNING, reason=EventReason.FAILED_MOUNT, message=message)
             else:
                 log.warning("pod %s: volume refresh failed, keeping the old contents: %s", self._key, error)
                 self._prepared = PreparedVolumes(self._prepared.directories, time.monotonic() + CONFIG_RETRY_SECONDS)
@@ -246,14 +246,14 @@ class PodWorker(threading.Thread):
         pending_init = next((run for run in self._init_runs if not run.done), None)
         if pending_init is not None:
             if pending_init.process is None and now >= pending_init.next_start_monotonic:
-                self._start(pod, pending_init)
+                self._start(pod, run=pending_init)
             for run in self._runs:
                 if not run.has_run:
                     run.state = st.Waiting(st.WaitingReason.POD_INITIALIZING)
             return
         for run in self._runs:
             if run.process is None and not run.done and now >= run.next_start_monotonic:
-                self._start(pod, run)
+                self._start(pod, run=run)
 
     def _reap(self, run: ContainerRun, *, now: float) -> None:
         """Notice the exit of ``run``'s process; escalate a pending kill to SIGKILL when due."""
@@ -263,9 +263,9 @@ class PodWorker(threading.Thread):
             run.process.signal_group(signal.SIGKILL)
         exit_info = run.process.poll(start_error_path=self._run_dir(run) / "start-error")
         if exit_info is not None:
-            self._on_exit(run, exit_info, now=now)
+            self._on_exit(run, exit_info=exit_info, now=now)
 
-    def _on_exit(self, run: ContainerRun, exit_info: ExitInfo, *, now: float) -> None:
+    def _on_exit(self, run: ContainerRun, *, exit_info: ExitInfo, now: float) -> None:
         assert run.process is not None
         started_at = run.process.started_at
         ran_seconds = (datetime.now(UTC) - started_at).total_seconds()
@@ -278,7 +278,7 @@ class PodWorker(threading.Thread):
             reason = st.terminated_reason(exit_info.exit_code)
             message = termination_message(
                 message_path=self._run_dir(run) / "termination-log",
-                log_path=container_log_path(self._pod_dir, run.name, attempt=run.restart_count),
+                log_path=container_log_path(self._pod_dir, container=run.name, attempt=run.restart_count),
                 fallback_to_logs=run.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError",
                 exit_code=exit_info.exit_code,
             )
@@ -301,7 +301,7 @@ class PodWorker(threading.Thread):
         if run.is_init and exit_info.exit_code == 0:
             run.state, run.done = terminated, True
             return
-        if not st.should_restart(policy, exit_info.exit_code):
+        if not st.should_restart(policy, exit_code=exit_info.exit_code):
             run.state, run.done = terminated, True
             return
         run.last_terminated = terminated
@@ -312,12 +312,17 @@ class PodWorker(threading.Thread):
         run.next_start_monotonic = now + delay
         if exit_info.start_error:
             run.state = st.Waiting(st.WaitingReason.RUN_CONTAINER_ERROR, exit_info.start_error)
-            self._events.emit(EventType.WARNING, "Failed", f"Error: {exit_info.start_error}", container=run.name)
+            self._events.emit(
+                EventType.WARNING,
+                reason=EventReason.FAILED,
+                message=f"Error: {exit_info.start_error}",
+                container=run.name,
+            )
         else:
             self._events.emit(
                 EventType.WARNING,
-                "BackOff",
-                f"Back-off restarting failed container {run.name} in pod {self._key.split('/')[1]}",
+                reason=EventReason.BACK_OFF,
+                message=f"Back-off restarting failed container {run.name} in pod {self._key.split('/')[1]}",
                 container=run.name,
             )
             run.state = st.Waiting(
@@ -331,15 +336,15 @@ class PodWorker(threading.Thread):
             return st.RestartPolicy.ON_FAILURE
         return self._restart_policy
 
-    def _start(self, pod: dict[str, Any], run: ContainerRun) -> None:
+    def _start(self, pod: dict[str, Any], *, run: ContainerRun) -> None:
         try:
-            env = self._container_env(pod, run.spec)
+            env = self._container_env(pod, container=run.spec)
             argv = container_argv(run.spec, env=env, image_map=self._settings.image_map)
         except EnvReferenceError as error:
-            self._config_failure(run, st.WaitingReason.CREATE_CONTAINER_CONFIG_ERROR, str(error))
+            self._config_failure(run, reason=st.WaitingReason.CREATE_CONTAINER_CONFIG_ERROR, message=str(error))
             return
         except ImageNotMappedError as error:
-            self._config_failure(run, st.WaitingReason.ERR_IMAGE_PULL, str(error))
+            self._config_failure(run, reason=st.WaitingReason.ERR_IMAGE_PULL, message=str(error))
             return
         assert self._prepared is not None
         try:
@@ -347,7 +352,7 @@ class PodWorker(threading.Thread):
                 run.spec, volumes=pod["spec"].get("volumes") or [], directories=self._prepared.directories
             )
         except VolumeError as error:
-            self._config_failure(run, st.WaitingReason.CREATE_CONTAINER_CONFIG_ERROR, str(error))
+            self._config_failure(run, reason=st.WaitingReason.CREATE_CONTAINER_CONFIG_ERROR, message=str(error))
             return
         for mount in mounts:
             if not Path(mount.source).exists():
@@ -365,34 +370,39 @@ class PodWorker(threading.Thread):
             working_dir=run.spec.get("workingDir", ""),
             mounts=mounts,
             run_dir=run_dir,
-            log_path=container_log_path(self._pod_dir, run.name, attempt=attempt),
+            log_path=container_log_path(self._pod_dir, container=run.name, attempt=attempt),
         )
         try:
             process = ContainerProcess.start(launch)
         except OSError as error:
-            self._config_failure(run, st.WaitingReason.RUN_CONTAINER_ERROR, f"failed to start container: {error}")
+            self._config_failure(
+                run, reason=st.WaitingReason.RUN_CONTAINER_ERROR, message=f"failed to start container: {error}"
+            )
             return
         run.restart_count = attempt
         run.has_run = True
-        log.info("pod %s: started container %s (pid %s): %s", self._key, run.name, process.pid, argv)
-        self._events.emit(EventType.NORMAL, "Started", f"Started container {run.name}", container=run.name)
-        self._attach(run, process, env=env)
+        # argv[0] only: expanded arguments may carry secret values.
+        log.info("pod %s: started container %s (pid %s): %s", self._key, run.name, process.pid, argv[0])
+        self._events.emit(
+            EventType.NORMAL, reason=EventReason.STARTED, message=f"Started container {run.name}", container=run.name
+        )
+        self._attach(run, process=process, env=env)
         self._save_state()
 
-    def _attach(self, run: ContainerRun, process: ContainerProcess, *, env: dict[str, str]) -> None:
+    def _attach(self, run: ContainerRun, *, process: ContainerProcess, env: dict[str, str]) -> None:
         """Make ``process`` the container's current run and arm its probes."""
         run.process = process
         run.env = env
         run.state = st.Running(process.started_at)
         run.done = False
         started = time.monotonic()
-        run.startup = self._tracker(run, "startupProbe", started=started, initial=False)
-        run.liveness = self._tracker(run, "livenessProbe", started=started, initial=True)
-        run.readiness = self._tracker(run, "readinessProbe", started=started, initial=False)
+        run.startup = self._tracker(run, field_name="startupProbe", started=started, initial=False)
+        run.liveness = self._tracker(run, field_name="livenessProbe", started=started, initial=True)
+        run.readiness = self._tracker(run, field_name="readinessProbe", started=started, initial=False)
         run.started = run.startup is None
         run.ready = run.started and run.readiness is None and not run.is_init
 
-    def _tracker(self, run: ContainerRun, field_name: str, *, started: float, initial: bool) -> ProbeTracker | None:
+    def _tracker(self, run: ContainerRun, *, field_name: str, started: float, initial: bool) -> ProbeTracker | None:
         probe = run.spec.get(field_name)
         if not probe or run.is_init:
             return None
@@ -403,27 +413,26 @@ class PodWorker(threading.Thread):
             return None
         return ProbeTracker(spec, started_monotonic=started, initial=initial)
 
-    def _config_failure(self, run: ContainerRun, reason: st.WaitingReason, message: str) -> None:
+    def _config_failure(self, run: ContainerRun, *, reason: st.WaitingReason, message: str) -> None:
         log.warning("pod %s: container %s cannot start (%s): %s", self._key, run.name, reason, message)
         run.state = st.Waiting(reason, message)
         run.next_start_monotonic = time.monotonic() + CONFIG_RETRY_SECONDS
-        self._events.emit(EventType.WARNING, "Failed", f"Error: {message}", container=run.name)
+        self._events.emit(EventType.WARNING, reason=EventReason.FAILED, message=f"Error: {message}", container=run.name)
 
-    def _container_env(self, pod: dict[str, Any], container: Mapping[str, Any]) -> dict[str, str]:
+    def _container_env(self, pod: dict[str, Any], *, container: Mapping[str, Any]) -> dict[str, str]:
         config_map_names, secret_names = referenced_objects(
             {"metadata": pod["metadata"], "spec": {"containers": [container]}}
         )
         namespace = pod["metadata"]["namespace"]
-        config_maps = {name: self._fetch_data(namespace, "configmaps", name) for name in config_map_names}
-        secrets = {name: self._fetch_data(namespace, "secrets", name) for name in secret_names}
+        config_maps = {name: self._fetch_data(namespace, resource="configmaps", name=name) for name in config_map_names}
+        secrets = {name: self._fetch_data(namespace, resource="secrets", name=name) for name in secret_names}
         base_env = {
             "PATH": CONTAINER_PATH,
             "HOSTNAME": pod["metadata"]["name"],
             "HOME": "/root",
             **service_env(apiserver_host=self._settings.apiserver_host, apiserver_port=self._settings.apiserver_port),
         }
-        return build_container_env(
-            container,
+        sources = EnvSources(
             pod=pod,
             pod_ip=self._pod_ip,
             host_ip=self._settings.host_ip,
@@ -431,8 +440,9 @@ class PodWorker(threading.Thread):
             config_maps=config_maps,
             secrets=secrets,
         )
+        return build_container_env(container, sources=sources)
 
-    def _fetch_data(self, namespace: str, resource: str, name: str) -> dict[str, str] | None:
+    def _fetch_data(self, namespace: str, *, resource: str, name: str) -> dict[str, str] | None:
         try:
             obj = self._client.get(f"/api/v1/namespaces/{namespace}/{resource}/{name}")
         except KubeApiError as error:
@@ -458,14 +468,14 @@ class PodWorker(threading.Thread):
                     if run.startup.record(ok, now_monotonic=time.monotonic(), message=message):
                         run.started = True
                     elif run.startup.failures >= run.startup.spec.failure_threshold:
-                        self._kill_for_probe(pod, run, f"failed startup probe: {message}")
+                        self._kill_for_probe(pod, run=run, why=f"failed startup probe: {message}")
                         continue
                 if not run.started:
                     continue
             if run.liveness is not None and run.liveness.due(now):
                 ok, message = run_probe(run.liveness.spec, pid=pid, env=run.env)
                 if not run.liveness.record(ok, now_monotonic=time.monotonic(), message=message):
-                    self._kill_for_probe(pod, run, f"failed liveness probe: {message}")
+                    self._kill_for_probe(pod, run=run, why=f"failed liveness probe: {message}")
                     continue
             if run.readiness is None:
                 run.ready = True
@@ -476,14 +486,20 @@ class PodWorker(threading.Thread):
                 if was_ready and not run.ready:
                     log.info("pod %s: container %s not ready: %s", self._key, run.name, message)
                     self._events.emit(
-                        EventType.WARNING, "Unhealthy", f"Readiness probe failed: {message}", container=run.name
+                        EventType.WARNING,
+                        reason=EventReason.UNHEALTHY,
+                        message=f"Readiness probe failed: {message}",
+                        container=run.name,
                     )
 
-    def _kill_for_probe(self, pod: dict[str, Any], run: ContainerRun, why: str) -> None:
+    def _kill_for_probe(self, pod: dict[str, Any], *, run: ContainerRun, why: str) -> None:
         assert run.process is not None
         log.info("pod %s: container %s %s, will be restarted", self._key, run.name, why)
         self._events.emit(
-            EventType.NORMAL, "Killing", f"Container {run.name} {why}, will be restarted", container=run.name
+            EventType.NORMAL,
+            reason=EventReason.KILLING,
+            message=f"Container {run.name} {why}, will be restarted",
+            container=run.name,
         )
         run.ready = False
         run.process.signal_group(signal.SIGTERM)
@@ -510,7 +526,8 @@ class PodWorker(threading.Thread):
             return
         metadata = pod["metadata"]
         self._client.merge_patch(
-            f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status", {"status": new_status}
+            f"/api/v1/namespaces/{metadata['namespace']}/pods/{metadata['name']}/status",
+            patch={"status": new_status},
         )
         if self._published is None or new_status["phase"] != self._published["phase"]:
             log.info("pod %s: phase %s", self._key, new_status["phase"])
@@ -532,7 +549,12 @@ class PodWorker(threading.Thread):
             assert run.process is not None
             run.process.signal_group(signal.SIGTERM)
             if not self._context.shutting_down.is_set():
-                self._events.emit(EventType.NORMAL, "Killing", f"Stopping container {run.name}", container=run.name)
+                self._events.emit(
+                    EventType.NORMAL,
+                    reason=EventReason.KILLING,
+                    message=f"Stopping container {run.name}",
+                    container=run.name,
+                )
         deadline = time.monotonic() + grace_seconds
         killed = False
         while running:

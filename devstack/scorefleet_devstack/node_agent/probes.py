@@ -48,7 +48,7 @@ class ProbeSpec:
     command: tuple[str, ...] = ()
 
 
-def resolve_port(port: int | str, container: Mapping[str, Any]) -> int:
+def resolve_port(port: int | str, *, container: Mapping[str, Any]) -> int:
     """A probe port as a number: an int as is, a name via the container's ``ports[].name``.
 
     Raises ``ValueError`` naming the port when the name is not declared.
@@ -79,7 +79,7 @@ def parse_probe(probe: Mapping[str, Any], *, container: Mapping[str, Any], pod_i
             timed,
             kind=ProbeKind.HTTP_GET,
             host=handler.get("host") or pod_ip,
-            port=resolve_port(handler["port"], container),
+            port=resolve_port(handler["port"], container=container),
             path=handler.get("path", "/"),
             scheme=handler.get("scheme", "HTTP"),
             headers=tuple((h["name"], h["value"]) for h in handler.get("httpHeaders") or []),
@@ -90,7 +90,7 @@ def parse_probe(probe: Mapping[str, Any], *, container: Mapping[str, Any], pod_i
             timed,
             kind=ProbeKind.TCP_SOCKET,
             host=handler.get("host") or pod_ip,
-            port=resolve_port(handler["port"], container),
+            port=resolve_port(handler["port"], container=container),
         )
     if "exec" in probe:
         return replace(timed, command=tuple(probe["exec"].get("command") or ()))

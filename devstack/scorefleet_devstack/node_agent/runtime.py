@@ -166,13 +166,13 @@ class ContainerProcess:
             log.warning("not permitted to signal process group %s", self.pid)
 
 
-def container_log_path(pod_dir: Path, container: str, *, attempt: int) -> Path:
+def container_log_path(pod_dir: Path, *, container: str, attempt: int) -> Path:
     """Log file of one run of a container: ``<pod dir>/logs/<container>/<attempt>.log``, where
     ``attempt`` is the restartCount of that run (kubelet's /var/log/pods layout)."""
     return pod_dir / "logs" / container / f"{attempt}.log"
 
 
-def container_log_paths(pod_dir: Path, container: str) -> list[Path]:
+def container_log_paths(pod_dir: Path, *, container: str) -> list[Path]:
     """The container's run logs, oldest first (empty if it never ran)."""
     return sorted((pod_dir / "logs" / container).glob("*.log"), key=lambda path: int(path.stem))
 

@@ -163,7 +163,7 @@ def terminated_reason(exit_code: int) -> TerminatedReason:
     return TerminatedReason.COMPLETED if exit_code == 0 else TerminatedReason.ERROR
 
 
-def should_restart(restart_policy: RestartPolicy, exit_code: int) -> bool:
+def should_restart(restart_policy: RestartPolicy, *, exit_code: int) -> bool:
     """Whether a container that exited with ``exit_code`` is started again (spec.restartPolicy)."""
     if restart_policy is RestartPolicy.ALWAYS:
         return True
@@ -260,7 +260,7 @@ def container_status(view: ContainerView) -> dict[str, Any]:
 
 
 def _condition(
-    condition_type: str, status: bool, *, previous: Mapping[str, Mapping[str, Any]], now: datetime, reason: str
+    condition_type: str, *, status: bool, previous: Mapping[str, Mapping[str, Any]], now: datetime, reason: str
 ) -> dict[str, Any]:
     value = "True" if status else "False"
     before = previous.get(condition_type)
@@ -287,10 +287,12 @@ def pod_status(view: PodView, *, previous_conditions: Sequence[Mapping[str, Any]
     containers_ready = bool(view.containers) and all(c.ready for c in view.containers)
     not_ready_reason = "PodCompleted" if phase in (PodPhase.SUCCEEDED, PodPhase.FAILED) else "ContainersNotReady"
     conditions = [
-        _condition("PodScheduled", True, previous=previous, now=now, reason=""),
-        _condition("Initialized", view.initialized, previous=previous, now=now, reason="ContainersNotInitialized"),
-        _condition("ContainersReady", containers_ready, previous=previous, now=now, reason=not_ready_reason),
-        _condition("Ready", containers_ready, previous=previous, now=now, reason=not_ready_reason),
+        _condition("PodScheduled", status=True, previous=previous, now=now, reason=""),
+        _condition(
+            "Initialized", status=view.initialized, previous=previous, now=now, reason="ContainersNotInitialized"
+        ),
+        _condition("ContainersReady", status=containers_ready, previous=previous, now=now, reason=not_ready_reason),
+        _condition("Ready", status=containers_ready, previous=previous, now=now, reason=not_ready_reason),
     ]
     status: dict[str, Any] = {
         "phase": str(phase),

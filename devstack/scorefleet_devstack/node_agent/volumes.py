@@ -103,7 +103,7 @@ def plan_mounts(
     return sorted(mounts, key=lambda m: len(Path(m.target).parts))
 
 
-def write_files(directory: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
+def write_files(directory: Path, *, files: Mapping[str, tuple[bytes, int]]) -> None:
     """Make ``directory`` hold exactly ``files``: atomic rename per file, stale files removed."""
     directory.mkdir(parents=True, exist_ok=True)
     for relative, (content, mode) in files.items():
@@ -150,14 +150,19 @@ class VolumePreparer:
                 directories[name] = str(host_path)
                 continue
             elif "configMap" in volume:
-                write_files(target, self._config_map_files(pod, volume["configMap"]))
+                write_files(target, files=self._config_map_files(pod, source=volume["configMap"]))
             elif "secret" in volume:
-                write_files(target, self._secret_files(pod, volume["secret"]))
+                write_files(target, files=self._secret_files(pod, source=volume["secret"]))
             elif "downwardAPI" in volume:
-                write_files(target, self._downward_files(pod, volume["downwardAPI"], pod_ip=pod_ip, host_ip=host_ip))
+                write_files(
+                    target,
+                    files=self._downward_files(pod, source=volume["downwardAPI"], pod_ip=pod_ip, host_ip=host_ip),
+                )
             elif "projected" in volume:
-                files, token_seconds = self._projected_files(pod, volume["projected"], pod_ip=pod_ip, host_ip=host_ip)
-                write_files(target, files)
+                files, token_seconds = self._projected_files(
+                    pod, projected=volume["projected"], pod_ip=pod_ip, host_ip=host_ip
+                )
+                write_files(target, files=files)
                 refresh_in_seconds = min(refresh_in_seconds, token_seconds)
             else:
                 kinds = sorted(set(volume) - {"name"})
@@ -168,7 +173,7 @@ class VolumePreparer:
             directories[name] = str(target)
         return PreparedVolumes(directories, time.monotonic() + refresh_in_seconds)
 
-    def _object_data(self, namespace: str, kind: str, name: str) -> dict[str, bytes] | None:
+    def _object_data(self, namespace: str, *, kind: str, name: str) -> dict[str, bytes] | None:
         resource = "configmaps" if kind == "ConfigMap" else "secrets"
         try:
             obj = self._client.get(f"/api/v1/namespaces/{namespace}/{resource}/{name}")
@@ -183,10 +188,10 @@ class VolumePreparer:
         return data
 
     def _keyed_files(
-        self, pod: Mapping[str, Any], source: Mapping[str, Any], *, kind: str, name: str, default_mode: int | None
+        self, pod: Mapping[str, Any], *, source: Mapping[str, Any], kind: str, name: str, default_mode: int | None
     ) -> dict[str, tuple[bytes, int]]:
         namespace = pod["metadata"]["namespace"]
-        data = self._object_data(namespace, kind, name)
+        data = self._object_data(namespace, kind=kind, name=name)
         optional = bool(source.get("optional"))
         if data is None:
             if optional:
@@ -196,18 +201,18 @@ class VolumePreparer:
             data, items=source.get("items"), default_mode=default_mode, optional=optional, source=f"{kind} {name}"
         )
 
-    def _config_map_files(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, tuple[bytes, int]]:
+    def _config_map_files(self, pod: Mapping[str, Any], *, source: Mapping[str, Any]) -> dict[str, tuple[bytes, int]]:
         return self._keyed_files(
-            pod, source, kind="ConfigMap", name=source.get("name", ""), default_mode=source.get("defaultMode")
+            pod, source=source, kind="ConfigMap", name=source.get("name", ""), default_mode=source.get("defaultMode")
         )
 
-    def _secret_files(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, tuple[bytes, int]]:
+    def _secret_files(self, pod: Mapping[str, Any], *, source: Mapping[str, Any]) -> dict[str, tuple[bytes, int]]:
         return self._keyed_files(
-            pod, source, kind="Secret", name=source.get("secretName", ""), default_mode=source.get("defaultMode")
+            pod, source=source, kind="Secret", name=source.get("secretName", ""), default_mode=source.get("defaultMode")
         )
 
     def _downward_files(
-        self, pod: Mapping[str, Any], source: Mapping[str, Any], *, pod_ip: str, host_ip: str
+        self, pod: Mapping[str, Any], *, source: Mapping[str, Any], pod_ip: str, host_ip: str
     ) -> dict[str, tuple[bytes, int]]:
         mode = source.get("defaultMode", DEFAULT_FILE_MODE)
         files: dict[str, tuple[bytes, int]] = {}
@@ -217,14 +222,14 @@ class VolumePreparer:
                     f"downwardAPI item {item.get('path')!r}: only fieldRef is supported by the node agent"
                 )
             try:
-                value = downward_field(pod, item["fieldRef"]["fieldPath"], pod_ip=pod_ip, host_ip=host_ip)
+                value = downward_field(pod, field_path=item["fieldRef"]["fieldPath"], pod_ip=pod_ip, host_ip=host_ip)
             except EnvReferenceError as error:
                 raise VolumeError(str(error)) from error
             files[item["path"]] = (value.encode(), int(item.get("mode", mode)))
         return files
 
     def _projected_files(
-        self, pod: Mapping[str, Any], projected: Mapping[str, Any], *, pod_ip: str, host_ip: str
+        self, pod: Mapping[str, Any], *, projected: Mapping[str, Any], pod_ip: str, host_ip: str
     ) -> tuple[dict[str, tuple[bytes, int]], float]:
         """Files of a projected volume and seconds until its token (if any) needs refreshing."""
         default_mode = projected.get("defaultMode")
@@ -233,7 +238,7 @@ class VolumePreparer:
         for source in projected.get("sources") or []:
             if "serviceAccountToken" in source:
                 token_source = source["serviceAccountToken"]
-                token, renew_in_seconds = self._token(pod, token_source)
+                token, renew_in_seconds = self._token(pod, source=token_source)
                 files[token_source["path"]] = (
                     token.encode(),
                     DEFAULT_FILE_MODE if default_mode is None else default_mode,
@@ -243,7 +248,7 @@ class VolumePreparer:
                 files.update(
                     self._keyed_files(
                         pod,
-                        source["configMap"],
+                        source=source["configMap"],
                         kind="ConfigMap",
                         name=source["configMap"].get("name", ""),
                         default_mode=default_mode,
@@ -253,7 +258,7 @@ class VolumePreparer:
                 files.update(
                     self._keyed_files(
                         pod,
-                        source["secret"],
+                        source=source["secret"],
                         kind="Secret",
                         name=source["secret"].get("name", ""),
                         default_mode=default_mode,
@@ -261,24 +266,24 @@ class VolumePreparer:
                 )
             elif "downwardAPI" in source:
                 downward = {"defaultMode": default_mode or DEFAULT_FILE_MODE, **source["downwardAPI"]}
-                files.update(self._downward_files(pod, downward, pod_ip=pod_ip, host_ip=host_ip))
+                files.update(self._downward_files(pod, source=downward, pod_ip=pod_ip, host_ip=host_ip))
             else:
                 raise VolumeError(f"projected source {sorted(source)} is not supported by the node agent")
         return files, refresh_in_seconds
 
-    def _token(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> tuple[str, float]:
+    def _token(self, pod: Mapping[str, Any], *, source: Mapping[str, Any]) -> tuple[str, float]:
         """The pod's token for ``source`` and seconds until it must be renewed: a cached token
         until 80 % of its lifetime has passed (as kubelet's token manager), else a new one."""
         key = (source["path"], source.get("audience", ""), int(source.get("expirationSeconds", 3607)))
         cached = self._tokens.get(key)
         now = time.monotonic()
         if cached is None or now >= cached[1]:
-            token, lifetime_seconds = self._request_token(pod, source)
+            token, lifetime_seconds = self._request_token(pod, source=source)
             cached = (token, now + lifetime_seconds * TOKEN_REFRESH_FRACTION)
             self._tokens[key] = cached
         return cached[0], cached[1] - now
 
-    def _request_token(self, pod: Mapping[str, Any], source: Mapping[str, Any]) -> tuple[str, float]:
+    def _request_token(self, pod: Mapping[str, Any], *, source: Mapping[str, Any]) -> tuple[str, float]:
         """A bound service-account token for ``pod`` via the TokenRequest API, and its lifetime in seconds."""
         metadata = pod["metadata"]
         service_account = pod.get("spec", {}).get("serviceAccountName") or "default"
@@ -294,7 +299,7 @@ class VolumePreparer:
         }
         path = f"/api/v1/namespaces/{metadata['namespace']}/serviceaccounts/{service_account}/token"
         try:
-            response = self._client.post(path, request)
+            response = self._client.post(path, body=request)
         except Exception as error:
             if is_not_found(error):
                 raise VolumeError(

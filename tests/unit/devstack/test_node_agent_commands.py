@@ -32,7 +32,7 @@ VARS = {"POD_IP": "127.0.1.7", "PORT": "8080", "EMPTY": ""}
     ],
 )
 def test_expand_references(text: str, expected: str) -> None:
-    assert expand_references(text, VARS) == expected
+    assert expand_references(text, variables=VARS) == expected
 
 
 IMAGE_MAP = {
@@ -53,12 +53,12 @@ IMAGE_MAP = {
     ],
 )
 def test_image_command(image: str, expected: list[str]) -> None:
-    assert image_command(image, IMAGE_MAP) == expected
+    assert image_command(image, image_map=IMAGE_MAP) == expected
 
 
 def test_image_command_unknown_image_names_the_fix() -> None:
     with pytest.raises(ImageNotMappedError, match=r"busybox.*set the container's command"):
-        image_command("busybox:1.36", IMAGE_MAP)
+        image_command("busybox:1.36", image_map=IMAGE_MAP)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from scorefleet_devstack.node_agent.env import (
     EnvReferenceError,
+    EnvSources,
     build_container_env,
     downward_field,
     referenced_objects,
@@ -29,15 +30,10 @@ BASE = service_env(apiserver_host="127.0.0.1", apiserver_port=16443)
 
 
 def build(container: dict[str, Any]) -> dict[str, str]:
-    return build_container_env(
-        container,
-        pod=POD,
-        pod_ip="127.0.1.4",
-        host_ip="127.0.0.1",
-        base_env=BASE,
-        config_maps=CONFIG_MAPS,
-        secrets=SECRETS,
+    sources = EnvSources(
+        pod=POD, pod_ip="127.0.1.4", host_ip="127.0.0.1", base_env=BASE, config_maps=CONFIG_MAPS, secrets=SECRETS
     )
+    return build_container_env(container, sources=sources)
 
 
 def field_env(name: str, path: str) -> dict[str, Any]:
@@ -60,12 +56,12 @@ def field_env(name: str, path: str) -> dict[str, Any]:
     ],
 )
 def test_downward_field(path: str, expected: str) -> None:
-    assert downward_field(POD, path, pod_ip="127.0.1.4", host_ip="127.0.0.1") == expected
+    assert downward_field(POD, field_path=path, pod_ip="127.0.1.4", host_ip="127.0.0.1") == expected
 
 
 def test_unsupported_field_path_is_an_error() -> None:
     with pytest.raises(EnvReferenceError, match=r"status\.phase"):
-        downward_field(POD, "status.phase", pod_ip="", host_ip="")
+        downward_field(POD, field_path="status.phase", pod_ip="", host_ip="")
 
 
 @pytest.mark.parametrize(

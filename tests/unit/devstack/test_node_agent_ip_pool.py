@@ -46,8 +46,8 @@ def test_allocation_wraps_around_to_freed_addresses() -> None:
 def test_reserve(address: str, holder: str | None, expected: bool) -> None:
     pool = PodIPPool("127.0.1.")
     if holder is not None:
-        assert pool.reserve(holder, "127.0.1.9")
-    assert pool.reserve("me", address) is expected
+        assert pool.reserve(holder, address="127.0.1.9")
+    assert pool.reserve("me", address=address) is expected
     assert (pool.in_use().get("me") == address) is expected
 
 

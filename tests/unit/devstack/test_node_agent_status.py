@@ -109,7 +109,7 @@ def test_pod_phase(view: PodView, expected: PodPhase) -> None:
     ],
 )
 def test_should_restart(policy: RestartPolicy, exit_code: int, expected: bool) -> None:
-    assert should_restart(policy, exit_code) is expected
+    assert should_restart(policy, exit_code=exit_code) is expected
 
 
 @pytest.mark.parametrize(

@@ -83,10 +83,10 @@ def test_plan_mounts_unknown_volume() -> None:
 
 
 def test_write_files_replaces_content_and_removes_stale_files(tmp_path: Path) -> None:
-    write_files(tmp_path, {"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
+    write_files(tmp_path, files={"a": (b"1", 0o644), "sub/b": (b"2", 0o600)})
     assert (tmp_path / "a").read_bytes() == b"1"
     assert stat.S_IMODE((tmp_path / "sub/b").stat().st_mode) == 0o600
-    write_files(tmp_path, {"a": (b"changed", 0o644)})
+    write_files(tmp_path, files={"a": (b"changed", 0o644)})
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a"]
     assert (tmp_path / "a").read_bytes() == b"changed"
 
@@ -125,4 +125,4 @@ def test_termination_message(
     ],
 )
 def test_tail_lines(data: bytes, count: int, expected: bytes) -> None:
-    assert tail_lines(data, count) == expected
+    assert tail_lines(data, count=count) == expected
