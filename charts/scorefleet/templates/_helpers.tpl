@@ -79,11 +79,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The rules the operator needs in each namespace it serves: the same rules as the operator's own
-deploy/rbac.yaml (tests/integration/chart checks they are equal), which says why each is needed.
-A namespaced install gets them in a Role per watched namespace, so the cluster-scoped
-clusterkopfpeerings (meaningless in a Role) are granted only cluster-wide.
+The RBAC rules are the operator's own deploy/rbac.yaml (tests/integration/chart checks they are
+equal; that file says why each rule is needed), split by scope:
+- "scorefleet.rules": per namespace served (a Role per watched namespace, or the ClusterRole);
+- "scorefleet.scanningRules": cluster-scoped reads kopf uses to discover resources (CRDs) and
+  follow namespaces; with a namespaced install they go in a small read-only ClusterRole
+  (rbac.clusterScanning), without it kopf logs a warning and works from its start-up scan.
+The cluster-scoped clusterkopfpeerings are granted only to an all-namespaces install.
 */}}
+{{- define "scorefleet.scanningRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end }}
+
 {{- define "scorefleet.rules" -}}
 - apiGroups: [scorefleet.io]
   resources: [detectionpipelines]

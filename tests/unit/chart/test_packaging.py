@@ -109,8 +109,9 @@ def test_entrypoint_is_the_console_script_the_dev_stack_runs(image: Image) -> No
     assert argv == [image.script], f"{image.dockerfile}: ENTRYPOINT {argv}, expected [{image.script!r}]"
     assert project_scripts().get(image.script) == image.entry_point
     module, _, function = image.entry_point.partition(":")
-    assert importlib.util.find_spec(module) is not None, f"{module} (entry point of {image.script}) is missing"
-    assert re.search(rf"^def {function}\(", (REPO / importlib.util.find_spec(module).origin).read_text(), re.M)
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, f"{module} (entry point of {image.script}) is missing"
+    assert re.search(rf"^def {function}\(", Path(spec.origin).read_text(), re.M), f"{module} has no {function}()"
 
 
 @pytest.mark.parametrize("image", IMAGES)
