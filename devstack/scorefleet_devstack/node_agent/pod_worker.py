@@ -117,6 +117,8 @@ class PodWorker(threading.Thread):
         self._volumes = VolumePreparer(self._client, pod_dir=self._pod_dir)
         self._events = PodEventRecorder(self._client, pod=pod, node_name=self._settings.node_name)
         self._prepared: PreparedVolumes | None = None
+        self._volumes_due_monotonic = 0.0
+        self._mount_error = ""
         self._pod_ip = ""
         self._start_time = datetime.now(UTC)
         self._published: dict[str, Any] | None = None
@@ -221,21 +223,27 @@ class PodWorker(threading.Thread):
     # -- volumes -----------------------------------------------------------------------------
 
     def _ensure_volumes(self, pod: dict[str, Any]) -> None:
-        if self._prepared is not None and time.monotonic() < self._prepared.refresh_due_monotonic:
+        """Prepare the pod's volumes when due: first use, refresh time, or retry after an error."""
+        now = time.monotonic()
+        if now < self._volumes_due_monotonic:
             return
         try:
             self._prepared = self._volumes.prepare(pod, pod_ip=self._pod_ip, host_ip=self._settings.host_ip)
+            self._volumes_due_monotonic = self._prepared.refresh_due_monotonic
+            self._mount_error = ""
         except VolumeError as error:
-            if self._prepared is None:
-                message = f"MountVolume.SetUp failed: {error}"
-                for run in [*self._init_runs, *self._runs]:
-                    if run.process is None and not run.has_run:
-                        run.state = st.Waiting(st.WaitingReason.CONTAINER_CREATING, message)
-                log.warning("pod %s: %s", self._key, message)
-                self._events.emit(EventType.WARNING, reason=EventReason.FAILED_MOUNT, message=message)
-            else:
+            self._volumes_due_monotonic = now + CONFIG_RETRY_SECONDS
+            if self._prepared is not None:
                 log.warning("pod %s: volume refresh failed, keeping the old contents: %s", self._key, error)
-                self._prepared = PreparedVolumes(self._prepared.directories, time.monotonic() + CONFIG_RETRY_SECONDS)
+                return
+            message = f"MountVolume.SetUp failed: {error}"
+            for run in [*self._init_runs, *self._runs]:
+                if run.process is None and not run.has_run:
+                    run.state = st.Waiting(st.WaitingReason.CONTAINER_CREATING, message)
+            if message != self._mount_error:
+                log.warning("pod %s: %s", self._key, message)
+                self._mount_error = message
+            self._events.emit(EventType.WARNING, reason=EventReason.FAILED_MOUNT, message=message)
 
     # -- containers --------------------------------------------------------------------------
 
@@ -414,7 +422,8 @@ class PodWorker(threading.Thread):
         return ProbeTracker(spec, started_monotonic=started, initial=initial)
 
     def _config_failure(self, run: ContainerRun, *, reason: st.WaitingReason, message: str) -> None:
-        log.warning("pod %s: container %s cannot start (%s): %s", self._key, run.name, reason, message)
+        if run.state != st.Waiting(reason, message):
+            log.warning("pod %s: container %s cannot start (%s): %s", self._key, run.name, reason, message)
         run.state = st.Waiting(reason, message)
         run.next_start_monotonic = time.monotonic() + CONFIG_RETRY_SECONDS
         self._events.emit(EventType.WARNING, reason=EventReason.FAILED, message=f"Error: {message}", container=run.name)
