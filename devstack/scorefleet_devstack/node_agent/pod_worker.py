@@ -147,23 +147,30 @@ class PodWorker(threading.Thread):
     # -- main loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """The worker thread: set up, tick until deleted/gone/shutdown, then tear down."""
-        try:
-            self._setup()
-            while True:
-                pod = self._current()
+        """The worker thread: set up, tick until deleted/gone/shutdown, then tear down.
+
+        An unexpected error in a step is logged and the step retried, so one bad pod never
+        leaves its processes unmanaged.
+        """
+        set_up = False
+        while True:
+            pod = self._current()
+            try:
                 if self._gone or pod["metadata"].get("deletionTimestamp"):
                     self._terminate(grace_seconds=self._grace_seconds(pod), delete_pod=not self._gone)
                     return
                 if self._context.shutting_down.is_set():
                     self._stop_processes(min(self._grace_seconds(pod), SHUTDOWN_GRACE_CAP_SECONDS))
                     return
+                if not set_up:
+                    self._setup()
+                    set_up = True
                 self._tick(pod)
-                self._wake.wait(TICK_SECONDS)
-                self._wake.clear()
-        except Exception:
-            log.exception("pod %s: worker failed; stopping its processes", self._key)
-            self._stop_processes(SHUTDOWN_GRACE_CAP_SECONDS)
+            except Exception:
+                log.exception("pod %s: worker step failed; retrying in %ss", self._key, CONFIG_RETRY_SECONDS)
+                self._wake.wait(CONFIG_RETRY_SECONDS)
+            self._wake.wait(TICK_SECONDS)
+            self._wake.clear()
 
     def _setup(self) -> None:
         pod = self._current()
@@ -207,8 +214,11 @@ class PodWorker(threading.Thread):
                 log.info("pod %s: adopted container %s (pid %s)", self._key, run.name, process.pid)
                 self._attach(run, process=process, env=record.get("env", {}))
         if any(run.name in records for run in self._runs):
+            # App containers ran, so every init container had completed.
             for run in self._init_runs:
-                run.done = True
+                if not _succeeded(run):
+                    run.state = st.Terminated(0, st.TerminatedReason.COMPLETED, finished_at=datetime.now(UTC))
+                    run.done = True
 
     def _tick(self, pod: dict[str, Any]) -> None:
         try:
@@ -251,6 +261,8 @@ class PodWorker(threading.Thread):
         now = time.monotonic()
         for run in [*self._init_runs, *self._runs]:
             self._reap(run, now=now)
+        if any(run.done and not _succeeded(run) for run in self._init_runs):
+            return  # an init container failed for good (restartPolicy Never): the pod has failed
         pending_init = next((run for run in self._init_runs if not run.done), None)
         if pending_init is not None:
             if pending_init.process is None and now >= pending_init.next_start_monotonic:
@@ -521,7 +533,7 @@ class PodWorker(threading.Thread):
             restart_policy=self._restart_policy,
             init_containers=[run.view() for run in self._init_runs],
             containers=[run.view() for run in self._runs],
-            initialized=all(run.done for run in self._init_runs),
+            initialized=all(_succeeded(run) for run in self._init_runs),
             pod_ip=self._pod_ip,
             host_ip=self._settings.host_ip,
             start_time=self._start_time,
@@ -629,6 +641,11 @@ class PodWorker(threading.Thread):
         temporary.write_text(json.dumps(state))
         temporary.chmod(0o600)
         temporary.replace(path)
+
+
+def _succeeded(run: ContainerRun) -> bool:
+    """Whether ``run`` finished for good with exit code 0."""
+    return run.done and isinstance(run.state, st.Terminated) and run.state.exit_code == 0
 
 
 def load_state(pod_dir: Path) -> dict[str, Any] | None:
