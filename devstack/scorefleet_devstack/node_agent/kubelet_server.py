@@ -119,11 +119,16 @@ class _LogHandler(BaseHTTPRequestHandler):
             self._reply(404, body=f"pod {namespace}/{pod} is not running on this node")
             return
         pod_dir, state = found
+        record = state.get("containers", {}).get(container)
+        running = ContainerProcess.adopt(record) if record else None
+        previous = query.get("previous") == "true"
         runs = container_log_paths(pod_dir, container=container)
-        if query.get("previous") == "true":
+        if previous and running is not None:
+            # As kubelet: "previous" is the run before the live one; while the container is
+            # waiting (crash-loop back-off) both "current" and "previous" mean the last run.
             runs = runs[:-1]
         if not runs:
-            what = "previous terminated container" if query.get("previous") == "true" else "container"
+            what = "previous terminated container" if previous else "container"
             self._reply(400, body=f'{what} "{container}" in pod "{pod}" not found')
             return
         path = runs[-1]
@@ -140,13 +145,10 @@ class _LogHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
         self.wfile.write(data)
-        if query.get("follow") != "true" or path != runs[-1] or query.get("previous") == "true":
-            return
-        record = state.get("containers", {}).get(container)
-        process = ContainerProcess.adopt(record) if record else None
-        self._follow(path, offset=size, process=process)
+        if query.get("follow") == "true" and not previous and running is not None:
+            self._follow(path, offset=size, process=running)
 
-    def _follow(self, path: Path, *, offset: int, process: ContainerProcess | None) -> None:
+    def _follow(self, path: Path, *, offset: int, process: ContainerProcess) -> None:
         """Stream what the run appends until it exits or the client goes away."""
         with open(path, "rb") as log_file:
             log_file.seek(offset)
@@ -156,7 +158,7 @@ class _LogHandler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     continue
-                if process is None or process.poll() is not None or not path.exists():
+                if process.poll() is not None or not path.exists():
                     return
                 time.sleep(FOLLOW_POLL_SECONDS)
 

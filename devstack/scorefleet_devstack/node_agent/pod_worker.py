@@ -63,6 +63,8 @@ class ContainerRun:
     started: bool = False
     done: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    container_id: str = ""
+    """``scorefleet://<pid>`` of the latest run; kept after it exits, as kubelet keeps the ID."""
     startup: ProbeTracker | None = None
     liveness: ProbeTracker | None = None
     readiness: ProbeTracker | None = None
@@ -82,7 +84,7 @@ class ContainerRun:
             ready=self.ready,
             started=self.started,
             restart_count=self.restart_count,
-            container_id=f"scorefleet://{self.process.pid}" if self.process else "",
+            container_id=self.container_id,
         )
 
 
@@ -412,6 +414,7 @@ class PodWorker(threading.Thread):
     def _attach(self, run: ContainerRun, *, process: ContainerProcess, env: dict[str, str]) -> None:
         """Make ``process`` the container's current run and arm its probes."""
         run.process = process
+        run.container_id = f"scorefleet://{process.pid}"
         run.env = env
         run.state = st.Running(process.started_at)
         run.done = False
