@@ -7,6 +7,7 @@ because a ``requests`` session is not guaranteed thread-safe.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -81,6 +82,24 @@ class KubeClient:
     def delete(self, path: str, *, body: JsonObject | None = None) -> JsonObject:
         """DELETE ``path`` with optional ``DeleteOptions`` ``body``."""
         return self._request("DELETE", path, body=body)
+
+    def key_data(self, namespace: str, *, kind: str, name: str) -> dict[str, bytes] | None:
+        """The decoded key -> bytes data of ConfigMap (``data`` + ``binaryData``) or Secret ``name``.
+
+        ``kind`` is ``"ConfigMap"`` or ``"Secret"``. Returns None when the object does not exist.
+        """
+        resource = "secrets" if kind == "Secret" else "configmaps"
+        try:
+            obj = self.get(f"/api/v1/namespaces/{namespace}/{resource}/{name}")
+        except KubeApiError as error:
+            if error.status_code == 404:
+                return None
+            raise
+        if kind == "Secret":
+            return {key: base64.b64decode(value) for key, value in (obj.get("data") or {}).items()}
+        data = {key: value.encode() for key, value in (obj.get("data") or {}).items()}
+        data.update({key: base64.b64decode(value) for key, value in (obj.get("binaryData") or {}).items()})
+        return data
 
     def watch(self, path: str, *, params: dict[str, str], timeout_seconds: int) -> Iterator[JsonObject]:
         """Stream watch events (``{"type": ..., "object": {...}}``) from a list ``path``.

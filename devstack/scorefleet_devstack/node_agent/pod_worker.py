@@ -9,7 +9,6 @@ the pod with grace 0 as kubelet does, frees the pod IP and removes the pod's dir
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import shutil
@@ -448,8 +447,8 @@ class PodWorker(threading.Thread):
             {"metadata": pod["metadata"], "spec": {"containers": [container]}}
         )
         namespace = pod["metadata"]["namespace"]
-        config_maps = {name: self._fetch_data(namespace, resource="configmaps", name=name) for name in config_map_names}
-        secrets = {name: self._fetch_data(namespace, resource="secrets", name=name) for name in secret_names}
+        config_maps = {name: self._text_data(namespace, kind="ConfigMap", name=name) for name in config_map_names}
+        secrets = {name: self._text_data(namespace, kind="Secret", name=name) for name in secret_names}
         base_env = {
             "PATH": CONTAINER_PATH,
             "HOSTNAME": pod["metadata"]["name"],
@@ -466,17 +465,9 @@ class PodWorker(threading.Thread):
         )
         return build_container_env(container, sources=sources)
 
-    def _fetch_data(self, namespace: str, *, resource: str, name: str) -> dict[str, str] | None:
-        try:
-            obj = self._client.get(f"/api/v1/namespaces/{namespace}/{resource}/{name}")
-        except KubeApiError as error:
-            if is_not_found(error):
-                return None
-            raise
-        data: dict[str, str] = obj.get("data") or {}
-        if resource == "secrets":
-            return {key: base64.b64decode(value).decode(errors="replace") for key, value in data.items()}
-        return data
+    def _text_data(self, namespace: str, *, kind: str, name: str) -> dict[str, str] | None:
+        data = self._client.key_data(namespace, kind=kind, name=name)
+        return None if data is None else {key: value.decode(errors="replace") for key, value in data.items()}
 
     # -- probes ------------------------------------------------------------------------------
 

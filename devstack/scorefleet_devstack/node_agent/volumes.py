@@ -9,7 +9,6 @@ refresh, so a running process sees updates and renewed service-account tokens.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .env import EnvReferenceError, downward_field
-from .kube import KubeClient, is_not_found
+from .kube import KubeApiError, KubeClient, is_not_found
 
 log = logging.getLogger(__name__)
 
@@ -173,25 +172,11 @@ class VolumePreparer:
             directories[name] = str(target)
         return PreparedVolumes(directories, time.monotonic() + refresh_in_seconds)
 
-    def _object_data(self, namespace: str, *, kind: str, name: str) -> dict[str, bytes] | None:
-        resource = "configmaps" if kind == "ConfigMap" else "secrets"
-        try:
-            obj = self._client.get(f"/api/v1/namespaces/{namespace}/{resource}/{name}")
-        except Exception as error:
-            if is_not_found(error):
-                return None
-            raise
-        if kind == "Secret":
-            return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-        data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
-        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
-        return data
-
     def _keyed_files(
         self, pod: Mapping[str, Any], *, source: Mapping[str, Any], kind: str, name: str, default_mode: int | None
     ) -> dict[str, tuple[bytes, int]]:
         namespace = pod["metadata"]["namespace"]
-        data = self._object_data(namespace, kind=kind, name=name)
+        data = self._client.key_data(namespace, kind=kind, name=name)
         optional = bool(source.get("optional"))
         if data is None:
             if optional:
@@ -300,7 +285,7 @@ class VolumePreparer:
         path = f"/api/v1/namespaces/{metadata['namespace']}/serviceaccounts/{service_account}/token"
         try:
             response = self._client.post(path, body=request)
-        except Exception as error:
+        except KubeApiError as error:
             if is_not_found(error):
                 raise VolumeError(
                     f'serviceaccount "{service_account}" not found in namespace {metadata["namespace"]}'

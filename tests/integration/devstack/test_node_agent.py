@@ -321,3 +321,29 @@ def test_failing_liveness_probe_restarts_the_container(kube_api: k8s.ApiClient, 
 
     status = wait_for(restarted, timeout_seconds=45, what="a liveness restart")
     assert status.last_state.terminated.exit_code == 143, "expected SIGTERM (128+15) from the liveness kill"
+
+
+def test_env_from_config_map_secret_and_downward_api(kube_api: k8s.ApiClient, namespace: str) -> None:
+    core: Any = k8s.CoreV1Api(kube_api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"MODE": "fast"}})
+    core.create_namespaced_secret(namespace, {"metadata": {"name": "creds"}, "stringData": {"password": "s3cret"}})
+    container = {
+        "image": "busybox",
+        "command": ["sh", "-c", 'echo "$MODE_REF|$PASSWORD|$CFG_MODE|$POD_NAME|$URL" > /dev/termination-log'],
+        "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+        "env": [
+            {"name": "MODE_REF", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
+            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "URL", "value": "http://$(POD_IP):9102"},
+        ],
+    }
+    core.create_namespaced_pod(namespace, single_container_pod("env", container, restartPolicy="Never"))
+    pod = wait_for(
+        lambda: (p := core.read_namespaced_pod("env", namespace)).status.phase in ("Succeeded", "Failed") and p,
+        timeout_seconds=POD_READY_TIMEOUT_SECONDS,
+        what="the env pod to finish",
+    )
+    message = pod.status.container_statuses[0].state.terminated.message
+    assert message == f"fast|s3cret|fast|env|http://{pod.status.pod_ip}:9102\n"
