@@ -131,6 +131,10 @@ class NodeAgent:
             except (KubeApiError, requests.RequestException, ValueError) as error:
                 log.warning("pod list/watch failed (%s); re-listing in %ss", error, RETRY_SECONDS)
                 self._stopping.wait(RETRY_SECONDS)
+            except Exception:
+                # A bug handling one event must not leave the node deaf: log it and re-list.
+                log.exception("handling pod events failed; re-listing in %ss", RETRY_SECONDS)
+                self._stopping.wait(RETRY_SECONDS)
 
     def _sync(self, pods: list[dict[str, Any]]) -> None:
         """Reconcile workers with a full list of the node's pods."""

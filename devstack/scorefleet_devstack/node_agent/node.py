@@ -152,6 +152,15 @@ class NodeHeartbeat(threading.Thread):
                     self._status_due = time.monotonic() + STATUS_REPORT_SECONDS
             except (KubeApiError, requests.RequestException) as error:
                 log.warning("node heartbeat failed (%s); retrying in %ss", error, LEASE_RENEW_SECONDS)
+                if is_not_found(error):
+                    self._reregister()
+
+    def _reregister(self) -> None:
+        """The Node was deleted under us: register it again, as kubelet does."""
+        try:
+            self.register()
+        except (KubeApiError, requests.RequestException) as error:
+            log.warning("re-registering node %s failed (%s)", self._settings.node_name, error)
 
     def _post_status(self) -> None:
         status = node_status(self._settings, now=datetime.now(UTC), ready_since=self._ready_since)
