@@ -28,8 +28,8 @@ from scorefleet_devstack.config import StackSettings
 T = TypeVar("T")
 
 NODE_NAME = "scorefleet-node"
-POD_READY_TIMEOUT_SECONDS = 120.0
-RECONCILE_TIMEOUT_SECONDS = 60.0
+POD_READY_TIMEOUT_SECONDS = 180.0  # a loaded 2-core machine starts Python slowly
+RECONCILE_TIMEOUT_SECONDS = 120.0
 SELECTOR = f"app.kubernetes.io/name=scorefleet-operator,app.kubernetes.io/instance={RELEASE}"
 
 
@@ -70,12 +70,21 @@ def helm_cmd(helm: Path, kubeconfig: Path, namespace: str, *args: str) -> subpro
 
 
 @pytest.fixture
-def release(stack: Any, kube_api: k8s.ApiClient, namespace: str, helm: Path, tmp_path: Path) -> Iterator[str]:
+def release_values() -> dict[str, Any]:
+    """Values on top of the test defaults (override with `pytest.mark.parametrize` indirectly)."""
+    return {}
+
+
+@pytest.fixture
+def release(
+    stack: Any, kube_api: k8s.ApiClient, namespace: str, helm: Path, tmp_path: Path, release_values: dict[str, Any]
+) -> Iterator[str]:
     """The chart installed into `namespace`, watching only that namespace; uninstalled afterwards
     (its cluster-scoped discovery ClusterRole would otherwise outlive the namespace)."""
     if not node_agent_ready(kube_api):
         pytest.skip(f"no Ready node {NODE_NAME!r}: the dev stack's node agent is not running")
-    values = {"watchNamespaces": [namespace], "logging": {"format": "text"}, "watch": {"resyncIntervalSeconds": 60}}
+    values = {"watchNamespaces": [namespace], "logging": {"format": "text"}, "watch": {"resyncIntervalSeconds": 60},
+              **release_values}  # fmt: skip
     kubeconfig = Path(stack.kubeconfig)
     result = helm_cmd(helm, kubeconfig, namespace, "install", RELEASE, str(CHART),
                       "--values", str(write_values(values, tmp_path)))  # fmt: skip
@@ -166,3 +175,27 @@ def test_helm_install_runs_the_operator_pod_which_reconciles_under_the_charts_rb
     statuses = core.read_namespaced_pod(pod.metadata.name, namespace).status.container_statuses
     restarted = [s.restart_count for s in statuses]
     assert restarted == [0], f"the operator container restarted: {restarted}"
+
+
+@pytest.mark.parametrize("release_values", [pytest.param({"replicaCount": 2}, id="two-replicas")])
+def test_two_replicas_coordinate_through_kopf_peering(kube_api: k8s.ApiClient, release: str) -> None:
+    """With two replicas both pods run and keep alive in the chart's KopfPeering (kopf pauses the
+    one with the lower priority), under the chart's RBAC for peerings."""
+    namespace = release
+    core: Any = k8s.CoreV1Api(kube_api)
+    custom: Any = k8s.CustomObjectsApi(kube_api)
+
+    def two_ready_pods() -> set[str] | None:
+        pods = core.list_namespaced_pod(namespace, label_selector=SELECTOR).items
+        names = {p.metadata.name for p in pods if is_ready(p)}
+        return names if len(names) == 2 else None
+
+    pods = wait_for(two_ready_pods, timeout_seconds=POD_READY_TIMEOUT_SECONDS, what="two Ready operator pods")
+
+    def peers() -> set[str] | None:
+        peering = custom.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", "scorefleet")
+        found = {name for name, peer in (peering.get("status") or {}).items() if peer}
+        return found if found == pods else None
+
+    # kopf names each peer after POD_ID (the pod's name, from the downward API).
+    wait_for(peers, timeout_seconds=RECONCILE_TIMEOUT_SECONDS, what=f"both pods {sorted(pods)} in the KopfPeering")
