@@ -420,3 +420,29 @@ def test_alerts_fire_when_they_should(render: Render, promtool: str, tmp_path: P
     result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60,
                             check=False, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- values schema --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        pytest.param({"replicaCount": 0}, "/replicaCount", id="zero-replicas"),
+        pytest.param({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0", id="invalid-namespace-name"),
+        pytest.param({"watchNamespaces": "team-a"}, "/watchNamespaces", id="namespaces-not-a-list"),
+        pytest.param({"logging": {"format": "xml"}}, "/logging/format", id="unknown-log-format"),
+        pytest.param({"image": {"digest": "latest"}}, "/image/digest", id="digest-not-sha256"),
+        pytest.param({"reconcile": {"workers": 0}}, "/reconcile/workers", id="no-workers"),
+    ],
+)
+def test_values_schema_refuses_mistakes_naming_the_field(
+    helm: Path, tmp_path: Path, values: dict[str, Any], field: str
+) -> None:
+    result = subprocess.run(
+        [str(helm), "template", "sf", str(CHART), "--kube-version", KUBE_VERSION,
+         "--values", str(write_values(values, tmp_path))],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"at '{field}'" in result.stderr, result.stderr
