@@ -4,8 +4,8 @@ Layer: adapter. Runs the pipeline's PromQL (``spec.scaling.lagQuery`` / ``partit
 or the kafka_exporter defaults in ``api.scaling``) as instant queries, together with
 ``timestamp(<query>)`` so each sample's own age is known, and hands the samples to the pure
 ``scaling.lag.lag_from_prometheus``, which decides known vs. unknown (empty, NaN, stale, partial).
-Under ``earliest`` it also reads ``kafka_topic_partition_current_offset`` and
-``..._oldest_offset``, which the no-committed-offset marker (-1) needs.
+It also reads ``kafka_topic_partition_current_offset`` (end offsets: their total gives the input
+rate) and, under ``earliest``, ``..._oldest_offset``, which the no-committed-offset marker (-1) needs.
 
 prometheus-api-client is synchronous (requests); every query runs in a worker thread with an HTTP
 timeout, and the whole read is bounded by ``timeout_seconds``. Cancelling :meth:`read_lag`
@@ -95,9 +95,11 @@ class PrometheusLagSource:
                 UnknownLagReason.SOURCE_ERROR,
                 f"spec.scaling query has an unknown placeholder {exc}; use $consumer_group and $topic",
             )
-        wanted = [lag_promql, count_promql]
+        # End offsets always (their total gives the input rate); start offsets only where the
+        # no-commit marker needs them (earliest).
+        wanted = [lag_promql, count_promql, Template(END_OFFSET_QUERY).substitute(values)]
         if query.policy is OffsetResetPolicy.EARLIEST:
-            wanted += [Template(END_OFFSET_QUERY).substitute(values), Template(START_OFFSET_QUERY).substitute(values)]
+            wanted.append(Template(START_OFFSET_QUERY).substitute(values))
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 answers = await asyncio.gather(*(self._samples(q) for q in wanted))
@@ -105,8 +107,8 @@ class PrometheusLagSource:
             return self._error(f"no answer from {self.url} within {self.timeout_seconds:g} s")
         except (requests.RequestException, PrometheusApiClientException, ValueError, KeyError, TypeError) as exc:
             return self._error(f"{type(exc).__name__}: {_short(exc)}")
-        lag, count, *offsets = answers
-        ends, starts = offsets if offsets else ([], [])
+        lag, count, ends, *rest = answers
+        starts = rest[0] if rest else []
         return lag_from_prometheus(
             lag,
             partition_count_samples=count,

@@ -305,11 +305,13 @@ class Autoscaler:
         if deployment is None:
             return PollResult(state)  # the reconcile has not created it yet
         current = int((deployment.get("spec") or {}).get("replicas", 1))
+        ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
 
         lag = await self.read_lag(namespace, spec, group=consumer_group(ref, spec), scaling=scaling)
         now = self.clock()
         decision = decide_replicas(
-            scaling, observed=Observation(current, lag, now, paused=spec.paused), state=state.scaling
+            scaling, observed=Observation(current, lag, now, paused=spec.paused, ready_replicas=ready),
+            state=state.scaling,
         )
         direction = decision.direction(current)
         if direction is not ScaleDirection.NONE:

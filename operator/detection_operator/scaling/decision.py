@@ -13,7 +13,9 @@ Rules, in the order they apply (sources in brackets):
 3. Activation, only with ``minReplicas: 0``: from 0, wake up only when total lag >
    ``activationLagThreshold``; to 0, only after the lag stayed at or below it for
    ``cooldownSeconds`` (KEDA's activation and ``cooldownPeriod``).
-4. Recommendation = ceil(total lag / lagThreshold) (KEDA/HPA AverageValue target), rounded up to an
+4. Recommendation = ceil(total lag / lagThreshold) (KEDA/HPA AverageValue target), raised to what
+   the measured input rate needs once per-consumer capacity is known (``scaling.throughput``: a
+   lag target alone cuts a fleet that keeps up under steady load), rounded up to an
    even partition step when enabled (``scaling.partition_steps``), clamped to
    [max(minReplicas, 1), min(maxReplicas, partitions)] — the partition cap wins even over
    minReplicas, since consumers beyond the partition count sit idle (KEDA caps lag at
@@ -33,6 +35,13 @@ from enum import StrEnum
 from detection_operator.api.scaling import ScalingSpec
 from detection_operator.scaling.lag import LagReading, LagUnknown
 from detection_operator.scaling.partition_steps import step_down, step_up
+from detection_operator.scaling.throughput import (
+    RATE_HEADROOM,
+    OffsetTotals,
+    Throughput,
+    rate_floor_replicas,
+    update_throughput,
+)
 
 __all__ = [
     "LimitReason",
@@ -102,16 +111,20 @@ class ScalingState:
     consecutive_unknown_polls: int = 0
     last_active_at: datetime | None = None
     """Last time lag was above activationLagThreshold (cooldown to zero counts from here)."""
+    throughput: Throughput = field(default_factory=Throughput)
+    """Input rate and per-consumer capacity measured so far (``scaling.throughput``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """What the handler saw this poll: the Deployment's replicas, the lag, the clock, spec.paused."""
+    """What the handler saw this poll: the Deployment's replicas (spec and ready), the lag, the
+    clock, spec.paused. ``ready_replicas`` None: taken to equal ``current_replicas``."""
 
     current_replicas: int
     lag: LagReading | LagUnknown
     now: datetime
     paused: bool = False
+    ready_replicas: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +166,8 @@ def decide_replicas(spec: ScalingSpec, *, observed: Observation, state: ScalingS
         return ScalingDecision(current, ScaleReason.PAUSED, f"paused: keeping {current} replicas", state)
     if isinstance(observed.lag, LagUnknown):
         return _decide_unknown(spec, observed.lag, current=current, state=state)
-    return _decide_known(spec, observed.lag, current=current, now=observed.now, state=state)
+    consumers = current if observed.ready_replicas is None else observed.ready_replicas
+    return _decide_known(spec, observed.lag, current=current, consumers=consumers, now=observed.now, state=state)
 
 
 def _decide_unknown(spec: ScalingSpec, lag: LagUnknown, *, current: int, state: ScalingState) -> ScalingDecision:
@@ -171,14 +185,28 @@ def _decide_unknown(spec: ScalingSpec, lag: LagUnknown, *, current: int, state: 
 
 
 def _decide_known(
-    spec: ScalingSpec, lag: LagReading, *, current: int, now: datetime, state: ScalingState
+    spec: ScalingSpec, lag: LagReading, *, current: int, consumers: int, now: datetime, state: ScalingState
 ) -> ScalingDecision:
     total, partitions, threshold = lag.total_messages, lag.partition_count, spec.lag_threshold
     recommended = math.ceil(total / threshold)
     active = total > spec.activation_lag_threshold
     last_active_at = now if active else (state.last_active_at or now)
-    state = replace(state, consecutive_unknown_polls=0, last_active_at=last_active_at)
+    throughput = state.throughput
+    if lag.end_offsets_total is not None:
+        throughput = update_throughput(
+            throughput, OffsetTotals(now, lag.end_offsets_total, total), consumers=consumers, lag_threshold=threshold
+        )
+    state = replace(state, consecutive_unknown_polls=0, last_active_at=last_active_at, throughput=throughput)
     lag_words = f"lag {total:,} over {current} replicas × {threshold:,}"  # noqa: RUF001 (as in status text)
+    rate_floor = rate_floor_replicas(throughput)
+    rate_words = ""
+    if rate_floor is not None and rate_floor > recommended:
+        rate_words = (
+            f"; input {throughput.input_rate_per_second or 0:,.0f} msg/s at "
+            f"{throughput.capacity_per_consumer_per_second or 0:,.0f} msg/s per consumer "
+            f"(+{round((RATE_HEADROOM - 1) * 100)}%) needs {rate_floor}"
+        )
+        recommended = rate_floor
 
     if spec.min_replicas == 0 and not active:
         idle_seconds = (now - last_active_at).total_seconds()
@@ -243,7 +271,9 @@ def _decide_known(
     elif desired > replicas:
         reason = ScaleReason.STABILIZING
     verb = f"scaled {current} → {desired}" if desired != current else f"keeping {desired}"
-    message = f"{verb}: {lag_words} wants {recommended}" + "".join(f"; {n}" for n in notes)
+    message = f"{verb}: {lag_words} wants {math.ceil(total / threshold)}{rate_words}" + "".join(
+        f"; {n}" for n in notes
+    )
     return ScalingDecision(
         desired,
         reason,

@@ -82,11 +82,16 @@ class PartitionLag:
 
 @dataclass(frozen=True, slots=True)
 class LagReading:
-    """A known lag: one entry per partition of the topic, ordered by partition number."""
+    """A known lag: one entry per partition of the topic, ordered by partition number.
+
+    ``end_offsets_total`` (sum of the partitions' end offsets) lets the decision measure the input
+    rate between polls; None when the source did not give every end offset.
+    """
 
     partitions: tuple[PartitionLag, ...]
     source: LagSource
     observed_at: datetime
+    end_offsets_total: int | None = None
 
     @property
     def total_messages(self) -> int:
@@ -180,7 +185,8 @@ def lag_from_offsets(
     lags = tuple(
         PartitionLag(p, partition_lag_messages(by_partition[p], policy=policy)) for p in range(partition_count)
     )
-    return LagReading(lags, source, observed_at)
+    end_total = sum(by_partition[p].end_offset for p in range(partition_count))
+    return LagReading(lags, source, observed_at, end_offsets_total=end_total)
 
 
 def lag_from_prometheus(
@@ -197,7 +203,8 @@ def lag_from_prometheus(
 
     Inputs are instant-vector answers: per-partition lag series (label ``partition``; value -1 or
     any negative = no committed offset, kafka_exporter's marker), the topic's partition count (one
-    series), and, for the no-commit case under ``earliest``, per-partition end and start offsets.
+    series), per-partition end offsets (for the input rate, and with start offsets for the no-commit
+    case under ``earliest``).
     Unknown is not zero: an empty answer, NaN/Inf, a sample older than ``max_sample_age_seconds``
     (two polling intervals), a partition missing or a partition beyond the count is
     :class:`LagUnknown`. Several series for one partition (e.g. two exporter replicas): the
@@ -265,7 +272,8 @@ def lag_from_prometheus(
                 ),
             )
         )
-    return LagReading(tuple(lags), source, now.astimezone(UTC))
+    end_total = sum(ends[p] for p in range(partition_count)) if all(p in ends for p in range(partition_count)) else None
+    return LagReading(tuple(lags), source, now.astimezone(UTC), end_offsets_total=end_total)
 
 
 def _partition_label(sample: PrometheusSample) -> int | None:
