@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from detection_operator.api.pipeline import DetectionPipelineSpec
 from detection_operator.metrics import OperatorMetrics
+from detection_operator.render import LABEL_PIPELINE, PipelineRef, RenderDefaults
+from detection_operator.render import render as render_children
 from detection_operator.settings import OperatorSettings
 from helm_chart import CHART, KUBE_VERSION, RELEASE_NAMESPACE, REPO, Manifest, Render, of_kind, one, write_values
 from prometheus_client import CollectorRegistry
@@ -353,6 +356,26 @@ def write_rules(render: Render, directory: Path) -> Path:
     path = directory / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "scorefleet", "rules": list(rules.values())}]}))
     return path
+
+
+def test_scorer_service_monitor_selects_the_services_the_operator_renders(render: Render) -> None:
+    """The scorers' ServiceMonitor matches the labels and port of the Service `render.py` gives every
+    pipeline, and turns its `scorefleet.io/pipeline` label into the `pipeline` label alerts use."""
+    monitors = {m["metadata"]["name"]: m for m in of_kind(render(MONITORING_VALUES), "ServiceMonitor")}
+    spec = monitors["sf-scorefleet-scorers"]["spec"]
+    service = render_children(
+        PipelineRef(name="p", namespace="n", uid="u"),
+        DetectionPipelineSpec.model_validate(yaml.safe_load((REPO / "examples" / "pipeline.yaml").read_text())["spec"]),
+        defaults=RenderDefaults(scorer_image="x/scorefleet-scorer:1"),
+    ).service
+    labels = service["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    (relabel,) = endpoint["relabelings"]
+    label = "__meta_kubernetes_service_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", LABEL_PIPELINE)
+    assert relabel == {"sourceLabels": [label], "targetLabel": "pipeline"} and labels[LABEL_PIPELINE] == "p"
+    assert spec["namespaceSelector"] == {"any": True}
 
 
 def test_promtool_accepts_the_rules(render: Render, promtool: str, tmp_path: Path) -> None:
