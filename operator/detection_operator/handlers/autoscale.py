@@ -31,6 +31,7 @@ import contextlib
 import copy
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from detection_operator.adapters.kube import (
     AUTOSCALER_FIELD_MANAGER,
     DEPLOYMENT,
+    PIPELINE,
     EventType,
     Kind,
     KubeAdapter,
@@ -104,6 +106,10 @@ class AutoscaleSettings(BaseSettings):
     kube_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Bound on one Kubernetes call.")
     start_jitter_seconds: float = Field(
         default=2.0, ge=0, le=60, description="First poll of each pipeline within this many seconds of its start."
+    )
+    watch_silence_slack_seconds: float = Field(
+        default=30.0, ge=0, description="A pipeline's loop stops acting after 3 polling intervals plus this "
+        "many seconds without a watch event for it (kopf peering paused this operator, or the watch is down)."
     )
 
 
@@ -236,6 +242,7 @@ class Autoscaler:
         self._kafka: dict[tuple[str, tuple[tuple[str, str], ...]], KafkaLagSource] = {}
         self._loops: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._bodies: dict[tuple[str, str], Manifest] = {}
+        self._seen_at: dict[tuple[str, str], float] = {}
 
     # ---- loop supervision (driven by kopf watch events) -----------------------------------------
     def observe(self, event_type: str | None, body: Manifest) -> None:
@@ -246,12 +253,14 @@ class Autoscaler:
             self._stop(key)
             return
         self._bodies[key] = body
+        self._seen_at[key] = time.monotonic()
         task = self._loops.get(key)
         if task is None or task.done():
             self._loops[key] = asyncio.create_task(self._loop(key), name=f"autoscale-{key[0]}/{key[1]}")
 
     def _stop(self, key: tuple[str, str]) -> None:
         self._bodies.pop(key, None)
+        self._seen_at.pop(key, None)
         task = self._loops.pop(key, None)
         if task is not None:
             task.cancel()
@@ -273,9 +282,27 @@ class Autoscaler:
         body = self._bodies[key]
         state = LoopState.from_status(body.get("status") or {})
         await asyncio.sleep(random.uniform(0, self.settings.start_jitter_seconds))  # spread a cold start
+        paused = False
         while key in self._bodies:
             body = self._bodies[key]
             interval = _polling_interval(body)
+            # Every poll writes status (lag.observedAt), which comes back as a watch event. No event
+            # for several intervals means kopf stopped delivering them: peering paused this operator
+            # (another replica acts) or the watch is down. Do not act on stale knowledge then.
+            silent_seconds = time.monotonic() - self._seen_at.get(key, 0.0)
+            if silent_seconds > 3 * interval + self.settings.watch_silence_slack_seconds:
+                if not paused:
+                    log.warning("autoscale of %s/%s paused: no watch event for %.0f s (peering paused "
+                                "this operator, or the watch is down)", *key, silent_seconds)
+                    paused = True
+                if not await self._pipeline_exists(key):
+                    self._stop(key)
+                    return
+                await asyncio.sleep(interval)
+                continue
+            if paused:
+                log.info("autoscale of %s/%s resumed", *key)
+                paused = False
             with self.metrics.poll_duration.time():
                 try:
                     state = (await self.poll(body, state=state)).state
@@ -284,6 +311,12 @@ class Autoscaler:
                 except Exception:  # a bug must not silently end autoscaling for this pipeline
                     log.exception("autoscale poll of %s/%s crashed, retrying in %d s", *key, interval)
             await asyncio.sleep(interval)
+
+    async def _pipeline_exists(self, key: tuple[str, str]) -> bool:
+        try:
+            return await self._bounded(self.kube.get(PIPELINE, *key)) is not None
+        except (KubeApiError, TimeoutError):
+            return True  # cannot tell: keep the loop
 
     # ---- one poll ---------------------------------------------------------------------------------
     async def poll(self, body: Manifest, *, state: LoopState) -> PollResult:
@@ -327,7 +360,7 @@ class Autoscaler:
             state.conditions, lag, decision, configured=scaling.source, now=now, generation=meta.get("generation")
         )
         state = replace(state, scaling=decision.state, conditions=conditions)
-        await self._write_status(namespace, name, state=state, decision=decision, lag=lag)
+        await self._write_status(namespace, name, state=state, decision=decision, lag=lag, now=now)
         await self._lag_events(body, previous, conditions, decision, failure_threshold=scaling.failure_threshold)
 
         self.metrics.desired_replicas.labels(namespace, name).set(decision.desired_replicas)
@@ -431,7 +464,14 @@ class Autoscaler:
         return conditions
 
     async def _write_status(
-        self, namespace: str, name: str, *, state: LoopState, decision: ScalingDecision, lag: LagReading | LagUnknown
+        self,
+        namespace: str,
+        name: str,
+        *,
+        state: LoopState,
+        decision: ScalingDecision,
+        lag: LagReading | LagUnknown,
+        now: datetime,
     ) -> None:
         # Server-side apply as scorefleet-autoscaler: every field we own is sent every time (a field
         # left out would be removed), and only our two condition types (the list is keyed by type).
@@ -439,9 +479,13 @@ class Autoscaler:
             "desiredReplicas": decision.desired_replicas,
             "conditions": [c.model_dump(mode="json", exclude_none=True, by_alias=True) for c in state.conditions],
         }
-        # Unknown lag is shown as no lag fields at all (never as 0); the condition says why.
+        # Unknown lag is shown as no lag figures at all (never as 0), only when it was looked at;
+        # the condition says why. observedAt changes every poll: the watch event it causes is the
+        # loop's sign that this operator is still the active one (see _loop).
         status["lag"] = (
-            lag.to_status().model_dump(mode="json", exclude_none=True) if isinstance(lag, LagReading) else {}
+            lag.to_status().model_dump(mode="json", exclude_none=True)
+            if isinstance(lag, LagReading)
+            else {"observedAt": _rfc3339(now)}
         )
         if state.last_scale_time is not None:
             status["lastScaleTime"] = state.last_scale_time.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -486,6 +530,10 @@ class Autoscaler:
 def _polling_interval(body: Manifest) -> int:
     raw = ((body.get("spec") or {}).get("scaling") or {}).get("pollingIntervalSeconds")
     return int(raw) if isinstance(raw, int) and raw >= 1 else ScalingSpec().polling_interval_seconds
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _clip(message: str, limit: int = 1024) -> str:

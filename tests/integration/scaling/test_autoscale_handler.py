@@ -211,3 +211,53 @@ async def test_deleting_a_pipeline_stops_its_loop_while_prometheus_hangs(
         server.close()
         await server.wait_closed()
 
+
+
+async def test_a_loop_without_watch_events_stops_acting_until_events_return(
+    crd: None, namespace: str, kube_api: k8s.ApiClient, kafka_bootstrap_servers: str,
+    topic_factory: Callable[..., str], stack: Any,
+) -> None:
+    """No watch events (kopf peering paused this replica) -> the loop stops polling; events resume it.
+
+    Counted on this autoscaler's own poll metric: on the shared dev stack other operators may act on
+    the same pipeline, so the Deployment cannot tell whose decision it saw.
+    """
+    registry = CollectorRegistry()
+    autoscaler = Autoscaler(
+        AutoscaleSettings(prometheus_url=stack.prometheus_url, start_jitter_seconds=0, watch_silence_slack_seconds=0),
+        kube=KubeAdapter(kube_api, field_manager=AUTOSCALER_FIELD_MANAGER),
+        metrics=AutoscaleMetrics(registry),
+    )
+
+    def polls() -> float:
+        return registry.get_sample_value("scorefleet_operator_autoscale_poll_duration_seconds_count") or 0.0
+
+    topic = topic_factory(partitions=1, prefix="as")
+    pipeline = Pipeline(kube_api, namespace, replicas=1,
+                        kafka={"bootstrapServers": kafka_bootstrap_servers, "inputTopic": topic,
+                               "outputTopic": f"{topic}-out"},
+                        scaling={"pollingIntervalSeconds": 1})
+    try:
+        autoscaler.observe("ADDED", pipeline.body())
+        deadline = time.monotonic() + 20
+        while polls() < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert polls() >= 1
+        deadline = time.monotonic() + 10
+        held = polls()
+        while time.monotonic() < deadline:  # until two seconds pass without a poll
+            await asyncio.sleep(2.0)
+            if polls() == held:
+                break
+            held = polls()
+        assert polls() == held, "the loop kept polling without watch events"
+        assert held <= 5  # it stopped after about 3 intervals of 1 s
+        assert autoscaler.running == 1  # paused, not gone
+
+        autoscaler.observe("MODIFIED", pipeline.body())  # events flow again: this replica is active
+        deadline = time.monotonic() + 5
+        while polls() == held and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert polls() > held
+    finally:
+        await autoscaler.stop_all()
