@@ -17,6 +17,10 @@ mid-call (a hung Prometheus request is abandoned at once; its worker thread ends
 timeout). Every remote call is bounded by a timeout; a failing poll is logged and retried at
 the next interval, it never ends the loop.
 
+Peering: a loop acts only while watch events for its pipeline keep arriving (every poll writes
+``status.lag.observedAt``, which comes back as an event). kopf stops delivering events to a replica
+that peering paused, so that replica's loops stop acting within about three polling intervals.
+
 State carried from poll to poll (recommendation history, unknown-poll count, last activity) lives
 in the loop, is passed into the pure core and returned from it; nothing is global. After an
 operator restart the history is empty and the core treats the current replicas as recommended
