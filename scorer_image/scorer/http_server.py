@@ -26,14 +26,22 @@ class HealthState:
     model_ready: bool = False
     consumer_joined: bool = False
     stopping: bool = False
+    loop_started: bool = False
     last_tick_monotonic: float = field(default_factory=time.monotonic)
 
     def tick(self) -> None:
-        """Record that the loop made progress (call once per loop iteration)."""
+        """Record that the loop made progress (call once per loop iteration, and per record when slow)."""
+        self.loop_started = True
         self.last_tick_monotonic = time.monotonic()
 
     def alive(self) -> bool:
-        """The loop ticked recently."""
+        """The loop ticked recently; always true before the loop starts.
+
+        Start-up (model fetch with its own retries and timeouts, then warm-up) is readiness's
+        concern: a liveness failure there would only restart a fetch that is still progressing.
+        """
+        if not self.loop_started:
+            return True
         return time.monotonic() - self.last_tick_monotonic < self.liveness_timeout_seconds
 
     def ready(self) -> bool:

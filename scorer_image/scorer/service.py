@@ -276,6 +276,7 @@ class ScorerService:
         """The SCORER_PER_RECORD_DELAY_MS test knob: a slow scorer. Stops early (abandoning the tail) on stop."""
         delay = self._settings.per_record_delay_ms / 1000.0
         for index in range(len(messages)):
+            self._health.tick()  # a slow batch is still progress
             if self._stop is not None and self._stop.wait(delay):
                 logger.info(
                     "stop during batch: abandoning unscored records", extra={"abandoned": len(messages) - index}

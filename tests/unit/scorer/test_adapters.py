@@ -90,7 +90,9 @@ def test_probe_server_endpoints() -> None:
         health.stopping = True
         assert _get(f"{base}/readyz")[0] == 503
         health.liveness_timeout_seconds = 0.0
-        assert _get(f"{base}/healthz")[0] == 503
+        assert _get(f"{base}/healthz")[0] == 200  # the loop has not started: start-up is readiness's concern
+        health.tick()
+        assert _get(f"{base}/healthz")[0] == 503  # started, then stalled
         metrics.model_info.labels("phishing-linear", "1", "ab" * 32).set(1)
         status, body = _get(f"{base}/metrics")
         assert status == 200
