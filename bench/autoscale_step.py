@@ -236,6 +236,12 @@ def main() -> None:
 
         changes = [(b.t_seconds, b.replicas) for a, b in itertools.pairwise(rows) if a.replicas != b.replicas]
         events = demo.scale_events(api_client, namespace=namespace, name=name)
+        # The shared dev stack may run other operators (a Helm-installed one watches every
+        # namespace); if they act on this pipeline too, the figures are not this operator's alone.
+        own_scalings = sum(
+            1 for line in (args.out / "autoscale_step.operator.log").read_text().splitlines()
+            if f"{namespace}/{name} scaled " in line
+        )
         settled = step_at + 2 * args.polling_interval_seconds + 60  # past scale-up and pod start
         result = {
             "bench": "autoscale_step",
@@ -254,6 +260,8 @@ def main() -> None:
             "scale_changes": len(changes),
             "scale_changes_during_steady_high": sum(1 for t, _ in changes if settled <= t < step_end),
             "scale_events": len(events),
+            "scale_actions_by_this_operator": own_scalings,
+            "other_writers_suspected": own_scalings != len(events),
             "peak_replicas": max(r.replicas for r in rows),
             "peak_lag_messages": max(r.lag_messages for r in rows),
             "final_replicas": rows[-1].replicas,
