@@ -18,12 +18,16 @@ RUN python -m venv /opt/scorefleet
 COPY requirements.lock /tmp/requirements.lock
 # Binary wheels only (confluent-kafka bundles librdkafka), every version pinned by the lock file.
 RUN /opt/scorefleet/bin/pip install --only-binary=:all: -c /tmp/requirements.lock ${OPERATOR_DEPENDENCIES}
-# The project itself without its dependencies: the operator needs none of the scorer's ML stack.
+# The project itself as a wheel without its dependencies (the operator needs none of the scorer's
+# ML stack), built with pinned build tools outside the runtime venv; installing it creates the
+# `scorefleet-operator` console script from pyproject's [project.scripts].
 COPY pyproject.toml README.md /src/
 COPY operator /src/operator
 COPY scorer_image/scorer /src/scorer_image/scorer
 COPY devstack/scorefleet_devstack /src/devstack/scorefleet_devstack
-RUN /opt/scorefleet/bin/pip install --no-deps -c /tmp/requirements.lock /src \
+RUN python -m pip install "setuptools==80.9.0" "wheel==0.45.1" \
+    && python -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels /src \
+    && /opt/scorefleet/bin/pip install --no-deps /tmp/wheels/scorefleet-*.whl \
     && /opt/scorefleet/bin/python -c "import detection_operator.main" \
     && /opt/scorefleet/bin/python -m compileall -q /opt/scorefleet/lib/python3.11/site-packages/detection_operator
 
