@@ -446,6 +446,7 @@ class ScorerService:
         Returns the number of records taken on.
         """
         self._health.tick()
+        self._metrics.ready.set(1 if self._health.ready() else 0)
         self._producer.poll(0)
         self._seek_failed()
         self.commit()
@@ -474,6 +475,7 @@ class ScorerService:
     def shutdown(self) -> None:
         """Flush produced records, commit what is done, leave the group (its revoke commits again, harmlessly)."""
         self._health.stopping = True
+        self._metrics.ready.set(0)
         remaining = self._producer.flush(self._settings.shutdown_timeout_seconds)
         if remaining:
             logger.error(

@@ -175,5 +175,8 @@ def test_probes_and_metrics_of_a_running_scorer(
         metrics = get("/metrics")[1]
         assert f'scorefleet_scorer_records_consumed_total{{topic="{topics.input}"}} 50.0' in metrics
         assert f'scorefleet_scorer_model_info{{name="{model_artifact.name}",sha256="{model_artifact.sha256}"' in metrics
+        assert "scorefleet_scorer_ready 1.0" in metrics
+        lag_series = f'scorefleet_scorer_consumer_lag_messages{{partition="0",topic="{topics.input}"}} 0.0'
+        wait_until(lambda: lag_series in get("/metrics")[1], timeout_seconds=30, what="lag of 0 reported")
         process.terminate()
         assert process.wait(30) == 0
