@@ -254,6 +254,10 @@ def main() -> None:
             "stabilization_seconds": args.stabilization_seconds,
             "seconds_step_to_first_scale_up": next(
                 (round(t - step_at, 1) for t, _ in changes if t >= step_at), None),
+            "seconds_step_to_peak_ready": next(
+                (round(r.t_seconds - step_at, 1) for r in rows
+                 if step_at <= r.t_seconds <= step_end and r.ready_replicas == max(
+                     x.ready_replicas for x in rows if step_at <= x.t_seconds <= step_end)), None),
             "seconds_step_to_lag_under_target": seconds_to_under_target(
                 rows, step_at=step_at, step_end=step_end, lag_threshold=args.lag_threshold,
                 hold_seconds=2 * args.polling_interval_seconds),

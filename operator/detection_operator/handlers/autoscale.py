@@ -311,7 +311,9 @@ class Autoscaler:
                 try:
                     state = (await self.poll(body, state=state)).state
                 except (KubeApiError, TimeoutError) as exc:
-                    log.warning("autoscale poll of %s/%s failed, retrying in %d s: %s", *key, interval, exc)
+                    limit = self.settings.kube_timeout_seconds
+                    reason = str(exc) or f"{type(exc).__name__} (a Kubernetes call took over {limit:g} s)"
+                    log.warning("autoscale poll of %s/%s failed, retrying in %d s: %s", *key, interval, reason)
                 except Exception:  # a bug must not silently end autoscaling for this pipeline
                     log.exception("autoscale poll of %s/%s crashed, retrying in %d s", *key, interval)
             await asyncio.sleep(interval)
