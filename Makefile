@@ -36,6 +36,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy operator/detection_operator scorer_image/scorer devstack/scorefleet_devstack tests bench
 
+## crds: generate crds/ from the pydantic models and copy the CRD into the Helm chart
+crds: venv
+	$(BIN)/python -m detection_operator.crdgen
+	cp crds/detectionpipelines.scorefleet.io.yaml charts/scorefleet/crds/
+
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 

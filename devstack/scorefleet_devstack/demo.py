@@ -95,10 +95,12 @@ def kubectl_binary(settings: StackSettings) -> Path:
 
 def install_chart(settings: StackSettings, endpoints: Endpoints, *, namespace: str = OPERATOR_NAMESPACE,
                   release: str = "scorefleet", timeout_seconds: float = 180.0) -> None:
-    """`helm upgrade --install` the chart (CRDs, RBAC, operator Deployment) and wait for the
-    operator to be available. Raises subprocess.CalledProcessError with helm's output on failure."""
+    """`helm upgrade --install` the chart (CRDs, RBAC, operator Deployment) with the stack's
+    Prometheus as the lag source, and wait for the operator to be available.
+    Raises subprocess.CalledProcessError with helm's output on failure."""
     subprocess.run([str(helm_binary(settings)), "upgrade", "--install", release, str(CHART_DIR),
                     "--namespace", namespace, "--create-namespace", "--kubeconfig", str(endpoints.kubeconfig),
+                    "--set", f"autoscale.prometheusUrl={endpoints.prometheus_url}",
                     "--wait", "--timeout", f"{int(timeout_seconds)}s"],
                    check=True, capture_output=True, text=True)
 
@@ -120,6 +122,44 @@ def ensure_topics(admin: AdminClient, topics: dict[str, int]) -> None:
     raise TimeoutError(f"topics {sorted(topics)} have no leaders after 30 s")
 
 
+def delete_topics(admin: AdminClient, names: list[str], *, timeout_seconds: float = 60.0) -> None:
+    """Delete those of `names` that exist and wait until the broker no longer lists them (their
+    consumer groups' committed offsets go with them). Raises TimeoutError past the deadline."""
+    existing = [name for name in names if name in admin.list_topics(timeout=10).topics]
+    if not existing:
+        return
+    for future in admin.delete_topics(existing, operation_timeout=30).values():
+        future.result(30)
+    deadline = time.monotonic() + timeout_seconds
+    while any(name in admin.list_topics(timeout=10).topics for name in existing):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {existing} still listed {timeout_seconds:.0f} s after deletion")
+        time.sleep(0.5)
+
+
+def delete_pipeline(api: k8s.ApiClient, *, namespace: str, name: str, timeout_seconds: float = 120.0) -> None:
+    """Delete a pipeline with foreground propagation and wait until it is gone, so its scorer pods
+    have stopped consuming. A pipeline that does not exist is fine."""
+    custom = k8s.CustomObjectsApi(api)
+    try:
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
+                                               propagation_policy="Foreground")
+    except k8s.ApiException as exc:
+        if exc.status == 404:
+            return
+        raise
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(0.5)
+    raise TimeoutError(f"pipeline {namespace}/{name} still exists {timeout_seconds:.0f} s after deletion")
+
+
 def ensure_model(endpoints: Endpoints, *, name: str = "phishing-linear", version: str = "2026.11.1",
                  say: Callable[[str], None] = print) -> ModelArtifact:
     """Train the default model into the model store on first use (`scorefleet-scorer train`);
@@ -139,8 +179,10 @@ def ensure_model(endpoints: Endpoints, *, name: str = "phishing-linear", version
 
 
 def pipeline_manifest(*, namespace: str, name: str, input_topic: str, output_topic: str, bootstrap_servers: str,
-                      model: ModelArtifact, scaling: dict[str, Any]) -> dict[str, Any]:
-    """examples/pipeline.yaml with the demo's namespace, topics, model and scaling overrides applied."""
+                      model: ModelArtifact, scaling: dict[str, Any],
+                      scorer_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """examples/pipeline.yaml with the demo's namespace, topics, model, scaling overrides and extra
+    scorer environment applied."""
     manifest: dict[str, Any] = yaml.safe_load(EXAMPLE_PIPELINE.read_text())
     manifest["metadata"] = {"name": name, "namespace": namespace}
     spec = manifest["spec"]
@@ -148,6 +190,8 @@ def pipeline_manifest(*, namespace: str, name: str, input_topic: str, output_top
                           "outputTopic": output_topic, "offsetResetPolicy": "earliest"})
     spec["model"] = {"name": model.name, "version": model.version, "uri": model.uri, "sha256": model.sha256}
     spec["scaling"] = {**spec.get("scaling", {}), **scaling}
+    if scorer_env:
+        spec.setdefault("scorer", {})["env"] = [{"name": k, "value": v} for k, v in scorer_env.items()]
     return manifest
 
 
@@ -157,6 +201,25 @@ def apply_manifest(settings: StackSettings, endpoints: Endpoints, manifest: dict
     subprocess.run([str(kubectl_binary(settings)), "--kubeconfig", str(endpoints.kubeconfig), "apply",
                     "--server-side", "--field-manager=scorefleet-demo", "-f", "-"],
                    input=yaml.safe_dump(manifest), check=True, capture_output=True, text=True)
+
+
+def ensure_namespace(api: k8s.ApiClient, name: str, *, timeout_seconds: float = 120.0) -> None:
+    """Make namespace `name` exist and be Active, waiting out a previous run's Terminating one.
+    Raises TimeoutError when it is still terminating after `timeout_seconds`."""
+    core = k8s.CoreV1Api(api)
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            namespace = core.read_namespace(name)
+        except k8s.ApiException as exc:
+            if exc.status != 404:
+                raise
+            core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+            return
+        if namespace.status is None or namespace.status.phase != "Terminating":
+            return
+        time.sleep(1)
+    raise TimeoutError(f"namespace {name} is still terminating after {timeout_seconds:.0f} s")
 
 
 def kube_client(endpoints: Endpoints) -> k8s.ApiClient:
@@ -291,12 +354,14 @@ class RateProducer:
             return len(self.produced_ids)
 
 
-def account(bootstrap_servers: str, *, output_topic: str, dead_letter_topic: str, produced: int,
+def account(bootstrap_servers: str, *, output_topic: str, dead_letter_topic: str, produced_ids: Iterable[str],
             timeout_seconds: float = 60.0, sample_count: int = 3) -> Accounting:
-    """Read the output and dead-letter topics from the start to their current ends and collect the
-    message ids (record keys), verdicts, model versions and dead-letter reasons found there."""
+    """Read the output and dead-letter topics from the start to their current ends and collect,
+    for the records keyed by one of `produced_ids`, the message ids, verdicts, model versions and
+    dead-letter reasons (records of earlier runs are ignored)."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    result = Accounting(produced=produced)
+    wanted = set(produced_ids)
+    result = Accounting(produced=len(wanted))
     for topic in (output_topic, dead_letter_topic):
         ends = topic_end_offsets(admin, topic)
         remaining = {p for p, end in ends.items() if end > 0}
@@ -309,6 +374,11 @@ def account(bootstrap_servers: str, *, output_topic: str, dead_letter_topic: str
                 if message.error() is not None:
                     continue
                 key = (message.key() or b"").decode(errors="replace")
+                partition, offset = message.partition(), message.offset()
+                if partition is not None and offset is not None and offset + 1 >= ends[partition]:
+                    remaining.discard(partition)
+                if key not in wanted:
+                    continue
                 if topic == output_topic:
                     result.scored_ids.add(key)
                     record = json.loads(message.value() or b"{}")
@@ -321,9 +391,6 @@ def account(bootstrap_servers: str, *, output_topic: str, dead_letter_topic: str
                     headers = dict(message.headers() or [])
                     reason = headers.get("scorefleet-dlq-reason", b"unknown")
                     result.dead_letter_reasons[reason.decode() if isinstance(reason, bytes) else str(reason)] += 1
-                partition, offset = message.partition(), message.offset()
-                if partition is not None and offset is not None and offset + 1 >= ends[partition]:
-                    remaining.discard(partition)
         consumer.close()
     return result
 
@@ -385,8 +452,12 @@ class DemoPlan:
     input_partitions: int = 6
     steady_rate_per_second: float = 200.0
     steady_seconds: float = 30.0
-    burst_messages: int = 30_000
+    burst_messages: int = 60_000
     drain_timeout_seconds: float = 420.0
+    scorer_env: dict[str, str] = field(default_factory=lambda: {"SCORER_PER_RECORD_DELAY_MS": "2"})
+    """A per-record cost of 2 ms (at most ~500 messages/s per scorer) stands in for a heavier model:
+    one scorer of the light demo model drains a 60,000-message burst in seconds on its own, and two
+    cores cannot show more replicas adding CPU, so without it there would be nothing to scale."""
     scaling: dict[str, Any] = field(default_factory=lambda: {
         "minReplicas": 1, "maxReplicas": 6, "lagThreshold": 2000, "pollingIntervalSeconds": 5,
         "scaleDownStabilizationSeconds": 45})
@@ -438,17 +509,19 @@ def run_demo(settings: StackSettings, endpoints: Endpoints, plan: DemoPlan, *,
     say("demo: installing the Helm chart (operator as a pod on the dev stack)")
     install_chart(settings, endpoints)
     admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap_servers})
-    say("demo: topics")
-    ensure_topics(admin, {plan.input_topic: plan.input_partitions, plan.output_topic: 3, plan.dead_letter_topic: 1})
-    model = ensure_model(endpoints, say=say)
     api = kube_client(endpoints)
-    core = k8s.CoreV1Api(api)
-    if plan.namespace not in {ns.metadata.name for ns in core.list_namespace().items if ns.metadata}:
-        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=plan.namespace)))
+    say("demo: removing a previous run's pipeline and topics, creating fresh topics")
+    delete_pipeline(api, namespace=plan.namespace, name=plan.pipeline)
+    topics = {plan.input_topic: plan.input_partitions, plan.output_topic: 3, plan.dead_letter_topic: 1}
+    delete_topics(admin, list(topics))
+    ensure_topics(admin, topics)
+    model = ensure_model(endpoints, say=say)
+    ensure_namespace(api, plan.namespace)
     say(f"demo: applying DetectionPipeline {plan.namespace}/{plan.pipeline} (model {model.name} {model.version})")
     apply_manifest(settings, endpoints, pipeline_manifest(
         namespace=plan.namespace, name=plan.pipeline, input_topic=plan.input_topic, output_topic=plan.output_topic,
-        bootstrap_servers=endpoints.kafka_bootstrap_servers, model=model, scaling=plan.scaling))
+        bootstrap_servers=endpoints.kafka_bootstrap_servers, model=model, scaling=plan.scaling,
+        scorer_env=plan.scorer_env))
     deadline = time.monotonic() + 180
     while _condition(pipeline_status(api, namespace=plan.namespace, name=plan.pipeline), "Ready") != "True":
         if time.monotonic() > deadline:
@@ -498,6 +571,10 @@ def run_demo(settings: StackSettings, endpoints: Endpoints, plan: DemoPlan, *,
             samples.append(sample)
             scaled_up = scaled_up or sample.ready_replicas > min_replicas
             display.update(table(sample))
+            if not live and len(samples) % 5 == 1:
+                say(f"  {phase:8} replicas {sample.ready_replicas}/{sample.desired_replicas or '-'}  lag "
+                    f"{sample.lag_messages}  produced {sample.produced_total:,}  scored {sample.scored_total:,}  "
+                    f"dead-lettered {sample.dead_lettered_total:,}")
             if phase == "draining":
                 drained = sample.lag_messages == 0 and scaled_up and sample.replicas <= min_replicas
                 if drained or time.monotonic() - drain_started > plan.drain_timeout_seconds:
@@ -505,7 +582,7 @@ def run_demo(settings: StackSettings, endpoints: Endpoints, plan: DemoPlan, *,
             time.sleep(1)
     unacknowledged = producer.stop()
     accounting = account(endpoints.kafka_bootstrap_servers, output_topic=plan.output_topic,
-                         dead_letter_topic=plan.dead_letter_topic, produced=producer.produced)
+                         dead_letter_topic=plan.dead_letter_topic, produced_ids=producer.produced_ids)
     missing = accounting.missing(producer.produced_ids)
     events = scale_events(api, namespace=plan.namespace, name=plan.pipeline)
     plot = write_plot(samples, plan.plot_path, title=f"scorefleet demo: {plan.namespace}/{plan.pipeline}")
@@ -513,10 +590,8 @@ def run_demo(settings: StackSettings, endpoints: Endpoints, plan: DemoPlan, *,
     say("")
     say("summary")
     say(f"  produced         {producer.produced:,} ({unacknowledged} not acknowledged)")
-    say(f"  scored           {len(accounting.scored_ids & set(producer.produced_ids)):,}  by verdict "
-        f"{dict(accounting.verdicts)}")
-    say(f"  dead-lettered    {len(accounting.dead_lettered_ids & set(producer.produced_ids)):,}  by reason "
-        f"{dict(accounting.dead_letter_reasons)}")
+    say(f"  scored           {len(accounting.scored_ids):,}  by verdict {dict(accounting.verdicts)}")
+    say(f"  dead-lettered    {len(accounting.dead_lettered_ids):,}  by reason {dict(accounting.dead_letter_reasons)}")
     say(f"  missing          {len(missing):,}")
     say(f"  final lag        {last.lag_messages}, replicas {last.replicas} (min {min_replicas})")
     say(f"  peak replicas    {max(s.ready_replicas for s in samples)}")

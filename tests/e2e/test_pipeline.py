@@ -54,7 +54,8 @@ def test_burst_scales_up_drains_scales_down_and_version_change_loses_nothing(
                "scaleDownStabilizationSeconds": 20}
     manifest = demo.pipeline_manifest(namespace=namespace, name=name, input_topic=input_topic,
                                       output_topic=output_topic, bootstrap_servers=stack.kafka_bootstrap_servers,
-                                      model=model, scaling=scaling)
+                                      model=model, scaling=scaling,
+                                      scorer_env={"SCORER_PER_RECORD_DELAY_MS": "2"})
     demo.apply_manifest(settings, stack, manifest)
     _wait_for(lambda: _condition(demo.pipeline_status(api, namespace=namespace, name=name), "Ready") == "True",
               timeout_seconds=180, what="the pipeline to be Ready")
@@ -95,7 +96,7 @@ def test_burst_scales_up_drains_scales_down_and_version_change_loses_nothing(
               what="lag to drain to 0 after the rollout")
 
     accounting = demo.account(stack.kafka_bootstrap_servers, output_topic=output_topic,
-                              dead_letter_topic=f"{output_topic}.dlq", produced=producer.produced)
+                              dead_letter_topic=f"{output_topic}.dlq", produced_ids=producer.produced_ids)
     assert accounting.missing(producer.produced_ids) == set()
     assert accounting.dead_letter_reasons.total() >= 3
     assert set(accounting.model_versions) == {model.version, new_version}
