@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,8 +121,9 @@ def _auth(rng: random.Random, *, pass_probability: float) -> dict[str, str]:
     return {"spf": one(), "dkim": one(), "dmarc": one()}
 
 
-def _sha() -> str:
-    return hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+def _sha(rng: random.Random) -> str:
+    """A seeded stand-in for an attachment's sha256."""
+    return hashlib.sha256(rng.randbytes(16)).hexdigest()
 
 
 def _credential_phishing(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def _credential_phishing(rng: random.Random, tenant: str, recipient: str) -> dic
                 "name": "secure-message.html",
                 "content_type": "text/html",
                 "size_bytes": rng.randint(2_000, 9_000),
-                "sha256": _sha(),
+                "sha256": _sha(rng),
             }
         ],
         "headers": {},
@@ -220,7 +220,7 @@ def _invoice_fraud(rng: random.Random, tenant: str, recipient: str) -> dict[str,
                 "name": "invoice_4471.pdf",
                 "content_type": "application/pdf",
                 "size_bytes": rng.randint(30_000, 90_000),
-                "sha256": _sha(),
+                "sha256": _sha(rng),
             }
         ],
         "headers": {},
@@ -259,7 +259,7 @@ def _malware(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
                 "name": name,
                 "content_type": "application/octet-stream",
                 "size_bytes": rng.randint(20_000, 400_000),
-                "sha256": _sha(),
+                "sha256": _sha(rng),
             }
         ],
         "headers": {"x-mailer": "Microsoft Outlook 16.0"},
@@ -271,7 +271,7 @@ def _newsletter(rng: random.Random, tenant: str, recipient: str) -> dict[str, An
     domain = rng.choice(_NEWSLETTER_SENDERS)
     links = [f"https://{domain}/article/{rng.randint(1, 9999)}" for _ in range(rng.randint(3, 12))]
     if rng.random() < 0.2:
-        links.append("https://bit.ly/" + uuid.uuid4().hex[:7])
+        links.append("https://bit.ly/" + rng.randbytes(4).hex()[:7])
     return {
         "from": f"newsletter@{domain}",
         "reply_to": f"no-reply@{domain}",
@@ -322,7 +322,7 @@ def _receipt(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
                 "name": "receipt.pdf",
                 "content_type": "application/pdf",
                 "size_bytes": rng.randint(20_000, 80_000),
-                "sha256": _sha(),
+                "sha256": _sha(rng),
             }
         ],
         "headers": {},
@@ -339,7 +339,7 @@ def _internal(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]
                 "name": rng.choice(("notes.docx", "budget.xlsx", "slides.pdf", "diagram.png")),
                 "content_type": "application/octet-stream",
                 "size_bytes": rng.randint(10_000, 2_000_000),
-                "sha256": _sha(),
+                "sha256": _sha(rng),
             }
         )
     return {
@@ -372,37 +372,30 @@ def generate_events(count: int, *, seed: int = 7, start: datetime | None = None)
     advance by a few hundred milliseconds from ``start`` (default 2026-11-01T00:00:00Z).
     """
     rng = random.Random(seed)
-    uuid_rng = random.Random(seed ^ 0x5EED)
-    # uuid4 draws from os.urandom; ids and hashes must be seeded too, so patch the module function locally.
     kinds = list(KIND_WEIGHTS)
     weights = [KIND_WEIGHTS[kind] for kind in kinds]
     clock = start or datetime(2026, 11, 1, tzinfo=UTC)
-    original_uuid4 = uuid.uuid4
-    uuid.uuid4 = lambda: uuid.UUID(int=uuid_rng.getrandbits(128), version=4)  # type: ignore[assignment]
-    try:
-        for index in range(count):
-            kind = rng.choices(kinds, weights)[0]
-            tenant = rng.choice(_TENANTS)
-            recipient = f"{_person(rng)}@{tenant}.com"
-            fields = _BUILDERS[kind](rng, tenant, recipient)
-            clock += timedelta(milliseconds=rng.randint(1, 400))
-            sent_at: str | None = (clock - timedelta(seconds=rng.randint(1, 120))).isoformat()
-            if rng.random() < 0.05:
-                sent_at = None  # no or unparseable Date header: normal input
-            event = {
-                "message_id": f"{seed}-{index}@gen.scorefleet",
-                "tenant_id": tenant,
-                "received_at": clock.isoformat(),
-                "sent_at": sent_at,
-                "to": [recipient] + ([f"{_person(rng)}@{tenant}.com"] if rng.random() < 0.2 else []),
-                **fields,
-            }
-            label = int(kind in MALICIOUS_KINDS)
-            if rng.random() < LABEL_NOISE:
-                label = 1 - label  # analysts disagree on some mail
-            yield LabelledEvent(event=event, kind=kind, label=label)
-    finally:
-        uuid.uuid4 = original_uuid4
+    for index in range(count):
+        kind = rng.choices(kinds, weights)[0]
+        tenant = rng.choice(_TENANTS)
+        recipient = f"{_person(rng)}@{tenant}.com"
+        fields = _BUILDERS[kind](rng, tenant, recipient)
+        clock += timedelta(milliseconds=rng.randint(1, 400))
+        sent_at: str | None = (clock - timedelta(seconds=rng.randint(1, 120))).isoformat()
+        if rng.random() < 0.05:
+            sent_at = None  # no or unparseable Date header: normal input
+        event = {
+            "message_id": f"{seed}-{index}@gen.scorefleet",
+            "tenant_id": tenant,
+            "received_at": clock.isoformat(),
+            "sent_at": sent_at,
+            "to": [recipient] + ([f"{_person(rng)}@{tenant}.com"] if rng.random() < 0.2 else []),
+            **fields,
+        }
+        label = int(kind in MALICIOUS_KINDS)
+        if rng.random() < LABEL_NOISE:
+            label = 1 - label  # analysts disagree on some mail
+        yield LabelledEvent(event=event, kind=kind, label=label)
 
 
 def _html_body(event: dict[str, Any], rng: random.Random) -> str:
