@@ -62,7 +62,7 @@ REVOKE_FLUSH_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
-class _BatchAck:
+class BatchAck:
     """Counts the broker's acknowledgements of one batch's records; on the last one, marks offsets done."""
 
     tracker: OffsetTracker
@@ -100,7 +100,7 @@ class TakenBatch:
     """Records taken on together (from ``take_on``): they share one acknowledgement counter."""
 
     messages: list[Message]
-    ack: _BatchAck
+    ack: BatchAck
 
 
 class ScorerService:
@@ -252,7 +252,7 @@ class ScorerService:
 
     # -- the batch --
 
-    def _dead_letter(self, message: Message, reason: DeadLetterReason, detail: str, ack: _BatchAck) -> None:
+    def _dead_letter(self, message: Message, reason: DeadLetterReason, detail: str, ack: BatchAck) -> None:
         headers = list(message.headers() or [])
         headers += [
             (DLQ_REASON_HEADER, reason.value.encode()),
@@ -264,7 +264,7 @@ class ScorerService:
         self._produce(self._dead_letter_topic, message.value(), message.key(), headers, ack)
         self._metrics.records_dead_lettered.labels(reason=reason.value).inc()
 
-    def _produce(self, topic: str, value: bytes | None, key: bytes | None, headers: Any, ack: _BatchAck) -> None:
+    def _produce(self, topic: str, value: bytes | None, key: bytes | None, headers: Any, ack: BatchAck) -> None:
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=headers, on_delivery=ack.on_delivery)
@@ -345,7 +345,7 @@ class ScorerService:
             self._tracker.fetched(tp, offsets)
         self._metrics.records_consumed.labels(topic=self._settings.input_topic).inc(len(taken))
         self._metrics.batch_size.observe(len(taken))
-        ack = _BatchAck(tracker=self._tracker, metrics=self._metrics, groups=groups, remaining=len(taken))
+        ack = BatchAck(tracker=self._tracker, metrics=self._metrics, groups=groups, remaining=len(taken))
         return TakenBatch(messages=taken, ack=ack)
 
     def score_and_produce(self, batch: TakenBatch) -> None:
