@@ -44,8 +44,9 @@ crds: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-## test: lint, start the stack, run every test (unit, integration, e2e), stop the stack, return the suite's status
+## test: lint, start a fresh stack, run every test (unit, integration, e2e), stop the stack, return the suite's status
 test: setup lint
+	@$(SCOREFLEET) devstack down
 	@$(SCOREFLEET) devstack up
 	@status=0; $(BIN)/pytest -q -p no:cacheprovider tests $(PYTEST_ARGS) || status=$$?; \
 	  $(SCOREFLEET) devstack down; exit $$status

@@ -105,6 +105,14 @@ def install_chart(settings: StackSettings, endpoints: Endpoints, *, namespace: s
                    check=True, capture_output=True, text=True)
 
 
+def uninstall_chart(settings: StackSettings, endpoints: Endpoints, *, namespace: str = OPERATOR_NAMESPACE,
+                    release: str = "scorefleet") -> None:
+    """`helm uninstall --wait` the release (the CRDs stay, as Helm leaves them)."""
+    subprocess.run([str(helm_binary(settings)), "uninstall", release, "--namespace", namespace,
+                    "--kubeconfig", str(endpoints.kubeconfig), "--wait", "--ignore-not-found"],
+                   check=True, capture_output=True, text=True)
+
+
 def ensure_topics(admin: AdminClient, topics: dict[str, int]) -> None:
     """Create each `{name: partitions}` topic that does not exist yet (replication 1) and wait for
     its partitions to have leaders."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,9 +30,13 @@ def _wait_for(predicate: Callable[[], Any], *, timeout_seconds: float, what: str
 
 
 @pytest.fixture(scope="module")
-def operator_installed(stack: Endpoints) -> Endpoints:
-    demo.install_chart(StackSettings(), stack)
-    return stack
+def operator_installed(stack: Endpoints) -> Iterator[Endpoints]:
+    """The chart's operator (all namespaces) for this module only: later tests run operators of
+    their own, and two operators must not reconcile the same pipelines."""
+    settings = StackSettings()
+    demo.install_chart(settings, stack)
+    yield stack
+    demo.uninstall_chart(settings, stack)
 
 
 def _condition(status: dict[str, Any], kind: str) -> str | None:
