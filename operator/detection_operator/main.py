@@ -72,7 +72,7 @@ def configure_logging(settings: OperatorSettings) -> None:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def load_api_client() -> k8s.ApiClient:
+def load_api_client(*, max_connections: int = 16) -> k8s.ApiClient:
     """An ApiClient from the in-cluster service account, else from KUBECONFIG / ~/.kube/config."""
     configuration = k8s.Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
@@ -81,8 +81,8 @@ def load_api_client() -> k8s.ApiClient:
         k8s_config.load_incluster_config(client_configuration=configuration)
     else:
         k8s_config.load_kube_config(client_configuration=configuration)
-    # Enough pooled connections for every reconcile worker's thread.
-    configuration.connection_pool_maxsize = 32
+    # One pooled connection per adapter thread.
+    configuration.connection_pool_maxsize = max_connections
     return k8s.ApiClient(configuration)
 
 
@@ -117,12 +117,12 @@ def import_handler_modules() -> list[str]:
 
 async def run(settings: OperatorSettings) -> None:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
-    api_client = load_api_client()
+    api_client = load_api_client(max_connections=settings.reconcile.max_concurrent_requests)
     metrics = OperatorMetrics()
     obs = settings.observability
     if obs.metrics_port:
         start_http_server(obs.metrics_port, addr=obs.metrics_host, registry=metrics.registry)
-    kube = KubeAdapter(api_client)
+    kube = KubeAdapter(api_client, max_concurrent_requests=settings.reconcile.max_concurrent_requests)
     controller = reconcile.Controller(settings, kube=kube, metrics=metrics)
     extra = import_handler_modules()
     logger.info(

@@ -36,6 +36,8 @@ ANNOTATION_CONFIG_SHA256 = "scorefleet.io/config-sha256"
 ANNOTATION_MODEL_NAME = "scorefleet.io/model-name"
 ANNOTATION_MODEL_VERSION = "scorefleet.io/model-version"
 ANNOTATION_MODEL_SHA256 = "scorefleet.io/model-sha256"
+#: On every child: digest of the manifest last applied, so an unchanged child is not re-applied.
+ANNOTATION_APPLIED_SHA256 = "scorefleet.io/applied-sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +294,7 @@ def render(ref: PipelineRef, spec: DetectionPipelineSpec, *, defaults: RenderDef
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": _metadata(ref),
+            # Not headless: clusterIP is immutable, so existing Services could never be converted.
             "spec": {
                 "type": "ClusterIP",
                 "selector": selector_labels(ref.name),
@@ -315,6 +318,24 @@ def render(ref: PipelineRef, spec: DetectionPipelineSpec, *, defaults: RenderDef
         deployment=render_deployment(ref, spec, defaults=defaults, settings=settings),
     )
 
+
+
+def applied_digest(manifest: Manifest) -> str:
+    """SHA-256 (hex) of a manifest, ignoring its own applied-digest annotation."""
+    meta = dict(manifest.get("metadata") or {})
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION_APPLIED_SHA256}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    return hashlib.sha256(json.dumps({**manifest, "metadata": meta}, sort_keys=True).encode()).hexdigest()
+
+
+def with_applied_digest(manifest: Manifest) -> Manifest:
+    """A copy of `manifest` annotated with its `applied_digest` (compared on the next reconcile)."""
+    meta = dict(manifest["metadata"])
+    meta["annotations"] = {**(meta.get("annotations") or {}), ANNOTATION_APPLIED_SHA256: applied_digest(manifest)}
+    return {**manifest, "metadata": meta}
 
 
 def with_initial_replicas(deployment: Manifest, replicas: int) -> Manifest:

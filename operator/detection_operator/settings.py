@@ -8,6 +8,7 @@ Environment names are ``SCOREFLEET_OPERATOR_<FIELD>``, nested groups with ``__``
 
 from __future__ import annotations
 
+import fnmatch
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -54,6 +55,9 @@ class ReconcileSettings(BaseModel):
     """The reconcile work queue."""
 
     workers: int = Field(default=8, ge=1, le=128, description="Pipelines reconciled concurrently.")
+    max_concurrent_requests: int = Field(
+        default=16, ge=1, le=256, description="Kubernetes API requests in flight at once (thread pool size)."
+    )
     retry_initial_seconds: float = Field(default=1.0, gt=0, description="First retry delay after a failure.")
     retry_max_seconds: float = Field(default=120.0, gt=0, description="Cap of the exponential retry delay.")
 
@@ -92,7 +96,8 @@ class OperatorSettings(BaseSettings):
 
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Namespaces to watch (comma-separated in the environment); empty = all namespaces.",
+        description="Namespaces to watch; empty = all. In the environment: space-separated kopf patterns, "
+        "each a name or globs with exclusions, e.g. `team-a team-b` or `*,!kube-*,!opit-*`.",
     )
     scorer: ScorerDefaults = Field(default_factory=ScorerDefaults, description="Scorer defaults.")
     watch: WatchSettings = Field(default_factory=WatchSettings, description="Watch streams and resync.")
@@ -106,10 +111,41 @@ class OperatorSettings(BaseSettings):
     @classmethod
     def _split_namespaces(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return value.split()
         return value
 
     @property
     def clusterwide(self) -> bool:
         """True when every namespace is watched."""
         return not self.namespaces
+
+    @property
+    def exact_namespaces(self) -> list[str] | None:
+        """The namespaces when all are plain names (no globs), else None."""
+        if any(set(pattern) & set("*?!,") for pattern in self.namespaces) or not self.namespaces:
+            return None
+        return list(self.namespaces)
+
+
+def namespace_selected(name: str, patterns: list[str]) -> bool:
+    """True when namespace `name` is selected by kopf-style `patterns` (empty = all).
+
+    Same rules as kopf: a pattern is comma-separated globs; `!glob` excludes; a leading exclusion
+    implies a preceding `*`; a later inclusive glob only re-admits what the first one matched.
+    A namespace is selected when any pattern matches it.
+    """
+    if not patterns:
+        return True
+    for pattern in patterns:
+        globs = [glob.strip() for glob in pattern.split(",")]
+        if not globs or globs[0].startswith("!"):
+            globs.insert(0, "*")
+        matches = first = fnmatch.fnmatch(name, globs[0])
+        for glob in globs[1:]:
+            if glob.startswith("!"):
+                matches = matches and not fnmatch.fnmatch(name, glob[1:])
+            else:
+                matches = matches or (first and fnmatch.fnmatch(name, glob))
+        if matches:
+            return True
+    return False

@@ -2,7 +2,7 @@
 
 Layer: adapters. The reconcile hands it rendered manifests (plain dicts) and gets plain dicts
 back; nothing above this module sees the client. The client is synchronous, so every call runs
-in a worker thread (`asyncio.to_thread`) to keep kopf's event loop free.
+in the adapter's own thread pool (sized for concurrent reconciles) to keep kopf's event loop free.
 
 Field managers: everything the reconcile writes is applied as `scorefleet-operator`; the
 Deployment's `spec.replicas` is applied only by `scale_deployment`, as `scorefleet-autoscaler`,
@@ -12,8 +12,10 @@ so the two never fight over it (server-side apply keeps a field while any manage
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -68,6 +70,11 @@ class Kind:
     kind: str
     plural: str
 
+    def cluster_path(self) -> str:
+        """REST path of the collection across all namespaces."""
+        prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        return f"{prefix}/{self.plural}"
+
     def path(self, namespace: str, name: str | None = None, *, subresource: str | None = None) -> str:
         """REST path of the collection (name None) or of one object (optionally a subresource)."""
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
@@ -111,9 +118,21 @@ def replicas_owned_by(obj: Manifest, manager: str) -> bool:
 class KubeAdapter:
     """Async facade over one `kubernetes.client.ApiClient` (JSON in, JSON out)."""
 
-    def __init__(self, api_client: k8s.ApiClient, *, field_manager: str = OPERATOR_FIELD_MANAGER) -> None:
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        *,
+        field_manager: str = OPERATOR_FIELD_MANAGER,
+        max_concurrent_requests: int = 16,
+    ) -> None:
         self._api = api_client
         self._field_manager = field_manager
+        # Size the client's connection pool (Configuration.connection_pool_maxsize) to match.
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrent_requests, thread_name_prefix="kube-api")
+
+    def close(self) -> None:
+        """Release the thread pool (requests in flight finish)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _request_sync(
         self,
@@ -123,7 +142,7 @@ class KubeAdapter:
         query: list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-    ) -> Any:
+    ) -> tuple[int, Any]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         # The client JSON-encodes dict bodies for JSON content types only; an apply patch goes as text.
         payload = json.dumps(body) if body is not None and content_type == APPLY_CONTENT_TYPE else body
@@ -148,10 +167,14 @@ class KubeAdapter:
             except ValueError:
                 reason, message = "", data.decode(errors="replace")[:2000]
             raise KubeApiError(response.status, reason or str(response.reason), message)
-        return json.loads(data) if data else None
+        return response.status, (json.loads(data) if data else None)
+
+    async def _request_with_status(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        call = functools.partial(self._request_sync, method, path, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self._request_sync, method, path, **kwargs)
+        return (await self._request_with_status(method, path, **kwargs))[1]
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Manifest | None:
         """Return the object as JSON, or None when it does not exist. Raises KubeApiError otherwise."""
@@ -163,11 +186,19 @@ class KubeAdapter:
             raise
         return result
 
-    async def list(self, kind: Kind, namespace: str, *, label_selector: str = "") -> list[Manifest]:
-        """Return the objects of `kind` in `namespace` matching `label_selector`."""
+    async def list(self, kind: Kind, namespace: str | None, *, label_selector: str = "") -> list[Manifest]:
+        """Return the objects of `kind` in `namespace` (None: all namespaces) matching `label_selector`.
+
+        Items get their `apiVersion` and `kind` (a list response leaves them out).
+        """
         query = [("labelSelector", label_selector)] if label_selector else []
-        result = await self._request("GET", kind.path(namespace), query=query)
-        return list(result.get("items") or [])
+        path = kind.path(namespace) if namespace is not None else kind.cluster_path()
+        result = await self._request("GET", path, query=query)
+        items = list(result.get("items") or [])
+        for item in items:
+            item.setdefault("apiVersion", kind.api_version)
+            item.setdefault("kind", kind.kind)
+        return items
 
     async def apply(self, manifest: Manifest, *, field_manager: str | None = None) -> Manifest:
         """Server-side apply `manifest` (force: this manager takes the fields it sets) and return the result.
@@ -175,15 +206,21 @@ class KubeAdapter:
         Fields this manager applied before and `manifest` no longer contains are released (and
         removed if no other manager owns them). Raises KubeApiError (422 Invalid names the field).
         """
+        return (await self.apply_with_outcome(manifest, field_manager=field_manager))[0]
+
+    async def apply_with_outcome(
+        self, manifest: Manifest, *, field_manager: str | None = None
+    ) -> tuple[Manifest, bool]:
+        """As `apply`; also returns True when the apply created the object (HTTP 201)."""
         meta = manifest["metadata"]
-        result: Manifest = await self._request(
+        status, result = await self._request_with_status(
             "PATCH",
             kind_of(manifest).path(meta["namespace"], meta["name"]),
             query=[("fieldManager", field_manager or self._field_manager), ("force", "true")],
             body=manifest,
             content_type=APPLY_CONTENT_TYPE,
         )
-        return result
+        return result, status == 201
 
     async def apply_pipeline_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> Manifest:
         """Server-side apply the given fields of a DetectionPipeline's `.status` (status subresource).
@@ -210,8 +247,13 @@ class KubeAdapter:
         """
         if replicas < 0:
             raise ValueError(f"replicas must be >= 0, got {replicas}")
+        # Apply would otherwise try to create a Deployment from just {spec: {replicas}} (a 422).
         if await self.get(DEPLOYMENT, namespace, name) is None:
             raise KubeApiError(404, "NotFound", f"deployments.apps {name!r} not found in {namespace!r}")
+        return await self.apply_replicas(namespace, name, replicas)
+
+    async def apply_replicas(self, namespace: str, name: str, replicas: int) -> Manifest:
+        """As `scale_deployment` for a Deployment known to exist (no existence check)."""
         body = {
             "apiVersion": DEPLOYMENT.api_version,
             "kind": DEPLOYMENT.kind,

@@ -16,8 +16,6 @@ them with the pipeline, and deleting a pipeline never waits for this operator.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -33,6 +31,7 @@ from detection_operator.adapters.kube import (
     CONFIG_MAP,
     DEPLOYMENT,
     PIPELINE,
+    POD,
     POD_DISRUPTION_BUDGET,
     SERVICE,
     SERVICE_ACCOUNT,
@@ -40,7 +39,6 @@ from detection_operator.adapters.kube import (
     Kind,
     KubeAdapter,
     KubeApiError,
-    kind_of,
     replicas_owned_by,
 )
 from detection_operator.api.conditions import Condition, ConditionStatus, ConditionType, Reason
@@ -55,9 +53,10 @@ from detection_operator.render import (
     RenderDefaults,
     child_name,
     render,
+    with_applied_digest,
     with_initial_replicas,
 )
-from detection_operator.settings import OperatorSettings
+from detection_operator.settings import OperatorSettings, namespace_selected
 from detection_operator.status import (
     Observation,
     ReconcileStatus,
@@ -71,6 +70,7 @@ from detection_operator.workqueue import WorkQueue
 logger = logging.getLogger(__name__)
 
 CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
+CHILD_KINDS = (SERVICE_ACCOUNT, CONFIG_MAP, SERVICE, POD_DISRUPTION_BUDGET, DEPLOYMENT)
 _OWN_CONDITION_TYPES = frozenset({ConditionType.READY.value, ConditionType.PROGRESSING.value,
                                   ConditionType.DEGRADED.value})
 
@@ -90,10 +90,6 @@ def _object_key(obj: Manifest) -> ObjectKey:
     return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta["name"])
 
 
-def _digest(manifest: Manifest) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
-
-
 def _changed(before: Manifest, after: Manifest) -> bool:
     """Did an apply change `before`? Spec changes bump `generation`; kinds without one bump resourceVersion."""
     b, a = before.get("metadata") or {}, after.get("metadata") or {}
@@ -109,15 +105,23 @@ class ObjectCache:
     pipelines: dict[PipelineKey, Manifest] = field(default_factory=dict)
     children: dict[ObjectKey, Manifest] = field(default_factory=dict)
     pods: dict[PipelineKey, dict[str, Manifest]] = field(default_factory=dict)
-    #: digest of the manifest last applied per child, so an unchanged child is not re-applied.
-    applied: dict[ObjectKey, str] = field(default_factory=dict)
+    #: True once children and pods were listed at start-up: a cache miss then means "absent".
+    primed: bool = False
+
+    def put_child(self, obj: Manifest) -> None:
+        self.children[_object_key(obj)] = obj
+
+    def put_pod(self, pod: Manifest) -> None:
+        meta = pod["metadata"]
+        pipeline = (meta.get("labels") or {}).get(LABEL_PIPELINE)
+        if pipeline:
+            self.pods.setdefault(PipelineKey(meta["namespace"], pipeline), {})[meta["name"]] = pod
 
     def forget_pipeline(self, key: PipelineKey) -> None:
         self.pipelines.pop(key, None)
         self.pods.pop(key, None)
         for child in [k for k in self.children if k[2] == key.namespace and k[3] == child_name(key.name)]:
             self.children.pop(child, None)
-            self.applied.pop(child, None)
 
 
 def _parse_conditions(raw: Iterable[Any]) -> tuple[Condition, ...]:
@@ -160,6 +164,34 @@ class Controller:
                 asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
                 for i in range(self.settings.reconcile.workers)
             ]
+
+    async def prime(self) -> None:
+        """List the existing children and scorer pods once, so cold-start reconciles need no GETs.
+
+        After this a cache miss means the child does not exist. On failure the cache stays
+        unprimed and reconciles read what they miss.
+        """
+        selector = ",".join(f"{k}={v}" for k, v in CHILD_LABELS.items())
+        exact = self.settings.exact_namespaces
+        scopes: list[str | None] = list(exact) if exact else [None]
+        patterns = self.settings.namespaces
+
+        def selected(obj: Manifest) -> bool:
+            return namespace_selected(obj["metadata"]["namespace"], patterns)
+
+        try:
+            for scope in scopes:
+                for kind in CHILD_KINDS:
+                    for obj in filter(selected, await self.kube.list(kind, scope, label_selector=selector)):
+                        self.cache.put_child(obj)
+                for pod in filter(selected, await self.kube.list(POD, scope, label_selector=selector)):
+                    self.cache.put_pod(pod)
+        except KubeApiError as exc:
+            logger.warning("could not list existing children, reading them one by one instead: %s", exc)
+            return
+        self.cache.primed = True
+        logger.info("cache primed: %d children, %d pipelines with pods", len(self.cache.children),
+                    len(self.cache.pods))
 
     async def stop(self) -> None:
         """Cancel the workers and pending retries."""
@@ -213,11 +245,10 @@ class Controller:
             return
         key = PipelineKey(meta["namespace"], pipeline)
         if body.get("kind") == "Pod":
-            pods = self.cache.pods.setdefault(key, {})
             if event_type == "DELETED":
-                pods.pop(meta["name"], None)
+                self.cache.pods.get(key, {}).pop(meta["name"], None)
             else:
-                pods[meta["name"]] = body
+                self.cache.put_pod(body)
         else:
             object_key = _object_key(body)
             if event_type == "DELETED":
@@ -256,17 +287,14 @@ class Controller:
         ref = PipelineRef(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
         children = render(ref, spec, defaults=self.defaults)
         drift_repair = status.get("observedGeneration") == generation
-        changes: list[tuple[Manifest, ChildAction]] = []
         try:
-            for manifest in children.in_apply_order()[:-1]:
-                _, action = await self._apply_child(manifest)
-                if action is not None:
-                    changes.append((manifest, action))
+            # Everything the Deployment refers to first (concurrently), then the Deployment.
+            *supporting, _ = children.in_apply_order()
+            outcomes = list(await asyncio.gather(*(self._apply_child(m) for m in supporting)))
             deployment, action = await self._apply_deployment(
                 children.deployment, initial_replicas=spec.scaling.min_replicas
             )
-            if action is not None:
-                changes.append((children.deployment, action))
+            outcomes.append((deployment, action))
         except KubeApiError as exc:
             if not exc.is_user_error:
                 await self._write_failure(body, generation, previous_conditions, previous_model, str(exc))
@@ -274,16 +302,10 @@ class Controller:
             await self._refuse(body, generation, previous_conditions, previous_model, exc.message)
             return ReconcileResult.INVALID
 
-        for manifest, action in changes:
-            self.metrics.child_changes.labels(kind=manifest["kind"], action=action.value).inc()
-            what = f"{manifest['kind']} {manifest['metadata']['name']}"
-            if drift_repair:  # the spec did not change since the last reconcile: someone else did
-                done = "Recreated" if action is ChildAction.CREATED else "Restored"
-                message = f"{done} {what} (changed outside the operator)"
-                await self._event(body, EventType.NORMAL, "DriftRepaired", message)
-            else:
-                verb = "Created" if action is ChildAction.CREATED else "Updated"
-                await self._event(body, EventType.NORMAL, verb, f"{verb} {what}")
+        changes = [(m, a) for m, (_, a) in zip(children.in_apply_order(), outcomes, strict=True) if a is not None]
+        for manifest, change in changes:
+            self.metrics.child_changes.labels(kind=manifest["kind"], action=change.value).inc()
+        await self._report_changes(body, changes, drift_repair=drift_repair)
 
         pods = tuple(observe_pod(p) for p in self.cache.pods.get(key, {}).values())
         observation = Observation(
@@ -298,21 +320,39 @@ class Controller:
         return ReconcileResult.SUCCESS
 
     async def _apply_child(self, manifest: Manifest) -> tuple[Manifest, ChildAction | None]:
-        """Apply `manifest` unless the live object already matches what we last applied."""
+        """Apply `manifest` unless the live object already holds exactly what we last applied.
+
+        Returns the live object and what the apply did (None: nothing changed, or the object was
+        not cached, so a change cannot be told from a refresh).
+        """
         key = _object_key(manifest)
+        stamped = with_applied_digest(manifest)
         before = self.cache.children.get(key)
-        if before is None:
-            meta = manifest["metadata"]
-            before = await self.kube.get(kind_of(manifest), meta["namespace"], meta["name"])
-        digest = _digest(manifest)
-        if before is not None and self.cache.applied.get(key) == digest and satisfies(manifest, before):
+        if before is not None and satisfies(stamped, before):
             return before, None
-        after = await self.kube.apply(manifest)
+        after, created = await self.kube.apply_with_outcome(stamped)
         self.cache.children[key] = after
-        self.cache.applied[key] = digest
-        if before is None:
+        if created:
             return after, ChildAction.CREATED
-        return after, (ChildAction.UPDATED if _changed(before, after) else None)
+        return after, (ChildAction.UPDATED if before is not None and _changed(before, after) else None)
+
+    async def _report_changes(
+        self, body: Manifest, changes: list[tuple[Manifest, ChildAction]], *, drift_repair: bool
+    ) -> None:
+        """One Event per kind of change in this reconcile, naming the children."""
+        for action in (ChildAction.CREATED, ChildAction.UPDATED):
+            kinds = [m["kind"] for m, a in changes if a is action]
+            if not kinds:
+                continue
+            name = changes[0][0]["metadata"]["name"]
+            what = f"{', '.join(kinds)} {name}"
+            if drift_repair:  # the spec did not change since the last reconcile: someone else did
+                done = "Recreated" if action is ChildAction.CREATED else "Restored"
+                await self._event(body, EventType.NORMAL, "DriftRepaired",
+                                  f"{done} {what} (changed outside the operator)")
+            else:
+                verb = "Created" if action is ChildAction.CREATED else "Updated"
+                await self._event(body, EventType.NORMAL, verb, f"{verb} {what}")
 
     async def _apply_deployment(
         self, manifest: Manifest, *, initial_replicas: int
@@ -326,18 +366,21 @@ class Controller:
         """
         key = _object_key(manifest)
         meta = manifest["metadata"]
-        before = self.cache.children.get(key) or await self.kube.get(DEPLOYMENT, meta["namespace"], meta["name"])
+        before = self.cache.children.get(key)
+        if before is None and not self.cache.primed:
+            before = await self.kube.get(DEPLOYMENT, meta["namespace"], meta["name"])
         if before is None:
-            await self.kube.apply(with_initial_replicas(manifest, initial_replicas))
-            after = await self.kube.scale_deployment(meta["namespace"], meta["name"], initial_replicas)
+            # The digest is of the manifest without replicas: the next reconcile finds it unchanged.
+            stamped = with_applied_digest(manifest)
+            await self.kube.apply(with_initial_replicas(stamped, initial_replicas))
+            after = await self.kube.apply_replicas(meta["namespace"], meta["name"], initial_replicas)
             # Our next apply omits replicas: ownership passes to the autoscaler alone.
             self.cache.children[key] = after
-            self.cache.applied.pop(key, None)
             return after, ChildAction.CREATED
+        self.cache.children[key] = before
         if not replicas_owned_by(before, AUTOSCALER_FIELD_MANAGER):
             current = int((before.get("spec") or {}).get("replicas", initial_replicas))
-            before = await self.kube.scale_deployment(meta["namespace"], meta["name"], current)
-            self.cache.children[key] = before
+            self.cache.children[key] = await self.kube.apply_replicas(meta["namespace"], meta["name"], current)
         return await self._apply_child(manifest)
 
     async def _write_status(
@@ -461,8 +504,10 @@ def controller_of(memo: Any) -> Controller:
 
 @kopf.on.startup()
 async def start_workers(memo: kopf.Memo, **_: Any) -> None:
-    """Start the reconcile workers before the first watch event arrives."""
-    controller_of(memo).start()
+    """Prime the cache and start the reconcile workers before the first watch event arrives."""
+    controller = controller_of(memo)
+    await controller.prime()
+    controller.start()
 
 
 @kopf.on.cleanup()
@@ -494,5 +539,5 @@ def _register_child_watch(kind: Kind) -> None:
     kopf.on.event(group, version, kind.plural, labels=CHILD_LABELS, id=f"{kind.kind.lower()}-event")(child_event)
 
 
-for _kind in (DEPLOYMENT, CONFIG_MAP, SERVICE, SERVICE_ACCOUNT, POD_DISRUPTION_BUDGET, Kind("v1", "Pod", "pods")):
+for _kind in (*CHILD_KINDS, POD):
     _register_child_watch(_kind)

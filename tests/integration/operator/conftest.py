@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,22 @@ def start_operator(operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Operat
         operator.stop()
         if "ERROR" in operator.log_path.read_text(errors="replace"):
             sys.stderr.write(f"--- operator log ({operator.log_path}) ---\n{operator.log_tail(80)}\n")
+
+
+#: Prefix of this suite's namespaces. An operator installed cluster-wide on the same stack (the
+#: Helm chart) should exclude it (SCOREFLEET_OPERATOR_NAMESPACES="!opit-*,!bench-op-*"), or it
+#: reconciles these pipelines too and hides what the operator under test does.
+NAMESPACE_PREFIX = "opit-"
+
+
+@pytest.fixture
+def namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
+    """A fresh namespace named opit-<hex> (overrides the shared fixture's name); deleted afterwards."""
+    core = k8s.CoreV1Api(kube_api)
+    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:10]}"
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels={"scorefleet.io/test": "true"})))
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture

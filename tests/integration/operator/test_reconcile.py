@@ -76,7 +76,9 @@ def test_pipeline_gets_owned_children_status_and_events(
                        and {e.reason for e in pipeline_events(core, namespace, "p1")},
                        timeout_seconds=10, what="Created events")
     assert "ModelServing" in reasons
-    assert operator.metric("scorefleet_operator_reconciles_total", 'result="success"') >= 1
+    # The counter moves when the reconcile returns, just after its last Event.
+    wait_for(lambda: operator.metric("scorefleet_operator_reconciles_total", 'result="success"') >= 1,
+             timeout_seconds=10, what="a successful reconcile counted")
     assert operator.metric("scorefleet_operator_pipelines_managed") == 1
     assert operator.metric("scorefleet_operator_child_changes_total", 'action="created",kind="Deployment"') == 1
 
@@ -108,8 +110,11 @@ def test_drift_is_repaired_and_reported(
         )
 
     wait_for(repaired, timeout_seconds=20, what="the ConfigMap, Service and Deployment restored")
-    wait_for(lambda: sum(e.reason == "DriftRepaired" for e in pipeline_events(core, namespace, "p1")) >= 3,
-             timeout_seconds=10, what="three DriftRepaired events")
+    def repairs_reported() -> bool:
+        text = " ".join(e.message or "" for e in pipeline_events(core, namespace, "p1") if e.reason == "DriftRepaired")
+        return all(kind in text for kind in ("ConfigMap", "Service", "Deployment"))
+
+    wait_for(repairs_reported, timeout_seconds=10, what="DriftRepaired events naming the three children")
     restored = kube_api.sanitize_for_serialization(apps.read_namespaced_deployment(CHILD, namespace))
     assert restored["spec"]["replicas"] == 0
 
