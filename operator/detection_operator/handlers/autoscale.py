@@ -17,9 +17,10 @@ mid-call (a hung Prometheus request is abandoned at once; its worker thread ends
 timeout). Every remote call is bounded by a timeout; a failing poll is logged and retried at
 the next interval, it never ends the loop.
 
-Peering: a loop acts only while watch events for its pipeline keep arriving (every poll writes
-``status.lag.observedAt``, which comes back as an event). kopf stops delivering events to a replica
-that peering paused, so that replica's loops stop acting within about three polling intervals.
+Peering: a loop acts only while watch events for its pipeline keep arriving (status is written
+when it changes and at least every HEARTBEAT_POLLS polls, with ``status.lag.observedAt``, and every
+write comes back as an event). kopf stops delivering events to a replica that peering paused, so
+that replica's loops stop acting within HEARTBEAT_POLLS + 2 polling intervals (plus a slack).
 
 State carried from poll to poll (recommendation history, unknown-poll count, last activity) lives
 in the loop, is passed into the pure core and returned from it; nothing is global. After an
@@ -33,6 +34,8 @@ import asyncio
 import base64
 import contextlib
 import copy
+import hashlib
+import json
 import logging
 import random
 import time
@@ -87,6 +90,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SECRET = Kind("v1", "Secret", "secrets")
+#: An unchanged status is re-written only every this many polls (a heartbeat; see Autoscaler._loop).
+HEARTBEAT_POLLS = 4
 _OWN_CONDITION_TYPES = frozenset({ConditionType.LAG_SOURCE_HEALTHY.value, ConditionType.SCALING_LIMITED.value})
 
 
@@ -109,11 +114,13 @@ class AutoscaleSettings(BaseSettings):
     lag_timeout_seconds: float = Field(default=5.0, gt=0, le=600, description="Bound on one lag read per source.")
     kube_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Bound on one Kubernetes call.")
     start_jitter_seconds: float = Field(
-        default=2.0, ge=0, le=60, description="First poll of each pipeline within this many seconds of its start."
+        default=15.0, ge=0, le=300, description="First poll of each pipeline at a random time within this many "
+        "seconds (at most one polling interval), so a cold start with many pipelines is spread out."
     )
     watch_silence_slack_seconds: float = Field(
-        default=30.0, ge=0, description="A pipeline's loop stops acting after 3 polling intervals plus this "
-        "many seconds without a watch event for it (kopf peering paused this operator, or the watch is down)."
+        default=30.0, ge=0, description=f"A pipeline's loop stops acting after {HEARTBEAT_POLLS + 2} polling "
+        "intervals plus this many seconds without a watch event for it (kopf peering paused this operator, "
+        "or the watch is down)."
     )
 
 
@@ -189,6 +196,9 @@ class LoopState:
     conditions: tuple[Condition, ...] = ()
     last_scale_time: datetime | None = None
     last_scale_reason: str | None = None
+    status_digest: str | None = None
+    """Digest of the status last written, without observedAt (unchanged status is not re-sent)."""
+    status_written_at: datetime | None = None
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any]) -> LoopState:
@@ -285,16 +295,18 @@ class Autoscaler:
     async def _loop(self, key: tuple[str, str]) -> None:
         body = self._bodies[key]
         state = LoopState.from_status(body.get("status") or {})
-        await asyncio.sleep(random.uniform(0, self.settings.start_jitter_seconds))  # spread a cold start
+        first_interval = _polling_interval(body)
+        await asyncio.sleep(random.uniform(0, min(self.settings.start_jitter_seconds, first_interval)))
         paused = False
         while key in self._bodies:
             body = self._bodies[key]
             interval = _polling_interval(body)
-            # Every poll writes status (lag.observedAt), which comes back as a watch event. No event
-            # for several intervals means kopf stopped delivering them: peering paused this operator
-            # (another replica acts) or the watch is down. Do not act on stale knowledge then.
+            # Status is written at least every HEARTBEAT_POLLS polls (lag.observedAt), and each write
+            # comes back as a watch event. No event for longer means kopf stopped delivering them:
+            # peering paused this operator (another replica acts) or the watch is down. Do not act
+            # on stale knowledge then.
             silent_seconds = time.monotonic() - self._seen_at.get(key, 0.0)
-            if silent_seconds > 3 * interval + self.settings.watch_silence_slack_seconds:
+            if silent_seconds > (HEARTBEAT_POLLS + 2) * interval + self.settings.watch_silence_slack_seconds:
                 if not paused:
                     log.warning("autoscale of %s/%s paused: no watch event for %.0f s (peering paused "
                                 "this operator, or the watch is down)", *key, silent_seconds)
@@ -366,7 +378,10 @@ class Autoscaler:
             state.conditions, lag, decision, configured=scaling.source, now=now, generation=meta.get("generation")
         )
         state = replace(state, scaling=decision.state, conditions=conditions)
-        await self._write_status(namespace, name, state=state, decision=decision, lag=lag, now=now)
+        state = await self._write_status(
+            namespace, name, state=state, decision=decision, lag=lag, now=now,
+            heartbeat_seconds=HEARTBEAT_POLLS * scaling.polling_interval_seconds,
+        )
         await self._lag_events(body, previous, conditions, decision, failure_threshold=scaling.failure_threshold)
 
         self.metrics.desired_replicas.labels(namespace, name).set(decision.desired_replicas)
@@ -478,16 +493,19 @@ class Autoscaler:
         decision: ScalingDecision,
         lag: LagReading | LagUnknown,
         now: datetime,
-    ) -> None:
-        # Server-side apply as scorefleet-autoscaler: every field we own is sent every time (a field
-        # left out would be removed), and only our two condition types (the list is keyed by type).
+        heartbeat_seconds: float,
+    ) -> LoopState:
+        """Apply this loop's status fields when they changed, or as a heartbeat; return the new state.
+
+        Server-side apply as scorefleet-autoscaler: every field we own is sent every time (a field
+        left out would be removed), and only our two condition types (the list is keyed by type).
+        """
         status: dict[str, Any] = {
             "desiredReplicas": decision.desired_replicas,
             "conditions": [c.model_dump(mode="json", exclude_none=True, by_alias=True) for c in state.conditions],
         }
         # Unknown lag is shown as no lag figures at all (never as 0), only when it was looked at;
-        # the condition says why. observedAt changes every poll: the watch event it causes is the
-        # loop's sign that this operator is still the active one (see _loop).
+        # the condition says why.
         status["lag"] = (
             lag.to_status().model_dump(mode="json", exclude_none=True)
             if isinstance(lag, LagReading)
@@ -497,7 +515,17 @@ class Autoscaler:
             status["lastScaleTime"] = state.last_scale_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         if state.last_scale_reason is not None:
             status["lastScaleReason"] = _clip(state.last_scale_reason)
+        digest = hashlib.sha256(
+            json.dumps({**status, "lag": {k: v for k, v in status["lag"].items() if k != "observedAt"}},
+                       sort_keys=True).encode()
+        ).hexdigest()
+        fresh = state.status_written_at is not None and (now - state.status_written_at).total_seconds() < (
+            heartbeat_seconds - 1
+        )
+        if digest == state.status_digest and fresh:
+            return state
         await self._bounded(self.kube.apply_pipeline_status(namespace, name, status=status))
+        return replace(state, status_digest=digest, status_written_at=now)
 
     async def _lag_events(
         self,

@@ -243,7 +243,7 @@ async def test_a_loop_without_watch_events_stops_acting_until_events_return(
         while polls() < 1 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert polls() >= 1
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         held = polls()
         while time.monotonic() < deadline:  # until two seconds pass without a poll
             await asyncio.sleep(2.0)
@@ -251,7 +251,7 @@ async def test_a_loop_without_watch_events_stops_acting_until_events_return(
                 break
             held = polls()
         assert polls() == held, "the loop kept polling without watch events"
-        assert held <= 5  # it stopped after about 3 intervals of 1 s
+        assert held <= 9  # it stopped after about HEARTBEAT_POLLS + 2 intervals of 1 s
         assert autoscaler.running == 1  # paused, not gone
 
         autoscaler.observe("MODIFIED", pipeline.body())  # events flow again: this replica is active
