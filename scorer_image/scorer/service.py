@@ -172,7 +172,9 @@ class ScorerService:
                 self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
         self._metrics.assigned_partitions.set(len(self._tracker.owned()))
 
-    def _on_commit(self, error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is None:
+            error = next((tp.error for tp in partitions or [] if tp.error is not None), None)
         if error is not None and error.code() != KafkaError._NO_OFFSET:
             self._metrics.commit_failures.inc()
             self._commit_failed = True
