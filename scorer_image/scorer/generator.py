@@ -402,7 +402,7 @@ def _html_body(event: dict[str, Any], rng: random.Random) -> str:
     links = "".join(f'<p><a href="{url}" style="color:#0066cc">{url}</a></p>' for url in event["urls"])
     filler = "".join(
         f'<tr><td style="padding:8px;font-family:Arial,sans-serif;font-size:14px">{_sentence(rng, 14)}</td></tr>'
-        for _ in range(rng.randint(20, 60))
+        for _ in range(rng.randint(50, 130))
     )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0;padding:0}'
@@ -412,7 +412,7 @@ def _html_body(event: dict[str, Any], rng: random.Random) -> str:
 
 
 def render_rfc822(event: dict[str, Any], *, seed: int = 0) -> bytes:
-    """Render one generated event as a raw RFC 5322 message of realistic size (~5-60 KB).
+    """Render one generated event as a raw RFC 5322 message of realistic size (median ~20 KB, ~10-60 KB).
 
     multipart/mixed with a multipart/alternative (text + HTML) body and base64 attachments
     (attachment content is random bytes capped at 24 KB, declared size kept in the name only).
