@@ -55,7 +55,14 @@ def run(settings: ScorerSettings) -> int:
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry)
     health = HealthState()
-    server = ProbeServer(host=settings.http_host, port=settings.http_port, registry=registry, health=health)
+    try:
+        server = ProbeServer(host=settings.http_host, port=settings.http_port, registry=registry, health=health)
+    except OSError as error:
+        address = f"{settings.http_host}:{settings.http_port}"
+        message = f"cannot serve probes on SCORER_HTTP_HOST:SCORER_HTTP_PORT {address}: {error}"
+        logger.error(message)
+        write_termination_message(settings.termination_log_path, message)
+        return 1
     server.start()
     logger.info("probe server listening", extra={"host": settings.http_host, "port": server.port})
     stop = threading.Event()
@@ -98,6 +105,7 @@ def _train(args: argparse.Namespace) -> int:
         f"held-out precision {report.precision:.4f} recall {report.recall:.4f} "
         f"({report.train_events} train / {report.test_events} test events)",
         file=sys.stderr,
+        flush=True,
     )
     print(
         orjson.dumps(

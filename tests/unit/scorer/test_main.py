@@ -72,3 +72,15 @@ def test_run_refuses_missing_model_settings(monkeypatch: pytest.MonkeyPatch, tmp
     termination_log = _serving_env(monkeypatch, tmp_path, uri="", sha256="")
     assert main([]) == 1
     assert "SCORER_MODEL_URI" in termination_log.read_text()
+
+
+def test_run_refuses_a_port_in_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        termination_log = _serving_env(monkeypatch, tmp_path, uri="file:///m.onnx", sha256="a" * 64)
+        monkeypatch.setenv("SCORER_HTTP_PORT", str(taken.getsockname()[1]))
+        assert main(["run"]) == 1
+    assert "SCORER_HTTP_PORT" in termination_log.read_text()
