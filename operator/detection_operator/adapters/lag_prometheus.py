@@ -95,14 +95,15 @@ class PrometheusLagSource:
                 UnknownLagReason.SOURCE_ERROR,
                 f"spec.scaling query has an unknown placeholder {exc}; use $consumer_group and $topic",
             )
-        # End offsets always (their total gives the input rate); start offsets only where the
-        # no-commit marker needs them (earliest).
-        wanted = [lag_promql, count_promql, Template(END_OFFSET_QUERY).substitute(values)]
+        # Lag and partition count with their sample times (staleness decides known vs unknown); end
+        # offsets always (their total gives the input rate) and start offsets where the no-commit
+        # marker needs them (earliest), without: they only refine a known answer.
+        wanted = [(lag_promql, True), (count_promql, True), (Template(END_OFFSET_QUERY).substitute(values), False)]
         if query.policy is OffsetResetPolicy.EARLIEST:
-            wanted.append(Template(START_OFFSET_QUERY).substitute(values))
+            wanted.append((Template(START_OFFSET_QUERY).substitute(values), False))
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                answers = await asyncio.gather(*(self._samples(q) for q in wanted))
+                answers = await asyncio.gather(*(self._samples(q, with_sample_time=t) for q, t in wanted))
         except TimeoutError:
             return self._error(f"no answer from {self.url} within {self.timeout_seconds:g} s")
         except (requests.RequestException, PrometheusApiClientException, ValueError, KeyError, TypeError) as exc:
@@ -119,11 +120,14 @@ class PrometheusLagSource:
             max_sample_age_seconds=query.max_sample_age_seconds,
         )
 
-    async def _samples(self, promql: str) -> list[PrometheusSample]:
-        """Run ``promql`` and ``timestamp(promql)``; join them into samples carrying their own time."""
+    async def _samples(self, promql: str, *, with_sample_time: bool) -> list[PrometheusSample]:
+        """Run ``promql`` (and ``timestamp(promql)`` when ``with_sample_time``) into samples.
+
+        Without the sample time a sample carries the evaluation time (it never looks stale).
+        """
         values, stamps = await asyncio.gather(
             asyncio.to_thread(self._client.custom_query, promql),
-            asyncio.to_thread(self._client.custom_query, f"timestamp({promql})"),
+            asyncio.to_thread(self._client.custom_query, f"timestamp({promql})") if with_sample_time else _no_rows(),
         )
         # timestamp() drops the metric name; join on the remaining labels.
         sample_time = {_label_key(r["metric"]): float(r["value"][1]) for r in stamps}
@@ -139,6 +143,10 @@ class PrometheusLagSource:
     def _error(self, message: str) -> LagUnknown:
         log.warning("prometheus lag source %s: %s", self.url, message)
         return LagUnknown(LagSource.PROMETHEUS, UnknownLagReason.SOURCE_ERROR, message)
+
+
+async def _no_rows() -> list[dict[str, Any]]:
+    return []
 
 
 def _label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
