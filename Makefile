@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SCOREFLEET := $(BIN)/scorefleet
 PYTEST_ARGS ?=
 
-.PHONY: setup venv up down status env test unit integration lint crds docs demo bench-scorer bench-operator bench-autoscale
+.PHONY: setup venv up down status env test unit lint crds docs demo bench-scorer bench-client bench-operator bench-autoscale
 
 venv: $(VENV)/.installed
 
@@ -54,3 +54,13 @@ test: setup lint
 ## demo: set up what is missing, start the stack, run the whole pipeline end to end (leaves the stack up)
 demo: setup
 	@$(SCOREFLEET) demo
+
+## benchmarks (each needs the stack: `make up`; each prints its figures and a final JSON line)
+bench-scorer: venv
+	$(BIN)/python bench/scorer_throughput.py --count 200000 --raw-count 20000
+bench-client: venv
+	$(BIN)/python bench/scorer_client_passthrough.py --count 100000
+bench-operator: venv
+	$(BIN)/python bench/operator_scale.py --count 500
+bench-autoscale: venv
+	$(BIN)/python bench/autoscale_step.py
