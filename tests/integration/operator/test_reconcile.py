@@ -55,7 +55,7 @@ def test_pipeline_gets_owned_children_status_and_events(
     pipeline = wait_for(
         lambda: (p := get_pipeline(custom, namespace, "p1")) and reconciled(p)
         and (p["status"].get("phase") == "ScaledToZero") and p,
-        timeout_seconds=30, what="p1 reconciled and ScaledToZero",
+        timeout_seconds=60, what="p1 reconciled and ScaledToZero",
     )
     found = wait_for(lambda: (c := children(kube_api, namespace, CHILD)) and len(c) == 5 and c,
                      timeout_seconds=10, what="all five children")
@@ -143,7 +143,7 @@ def test_spec_change_rolls_config_and_replicas_are_left_alone(
                 and d["spec"]["template"]["metadata"]["annotations"]["scorefleet.io/config-sha256"] != template_hash
                 and d)
 
-    rolled_out = wait_for(rolled, timeout_seconds=30, what="model 2 rolled out and reported")
+    rolled_out = wait_for(rolled, timeout_seconds=60, what="model 2 rolled out and reported")
     assert rolled_out["spec"]["replicas"] == 0
     data = k8s.CoreV1Api(kube_api).read_namespaced_config_map(CHILD, namespace).data or {}
     assert data["SCORER_MODEL_VERSION"] == "2" and data["SCORER_BATCH_MAX_MESSAGES"] == "100"

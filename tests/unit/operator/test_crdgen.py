@@ -92,3 +92,11 @@ def test_defaults_nullables_status_and_columns() -> None:
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
     assert columns == ["Model", "Ready", "Desired", "Lag", "Phase", "Age"]
+
+
+def test_committed_api_docs_match_the_models() -> None:
+    from detection_operator import docgen
+
+    assert (REPO / docgen.DEFAULT_OUTPUT).read_text() == docgen.render_markdown(), (
+        "docs/api.md drifted from the models: run `.venv/bin/python -m detection_operator.docgen`"
+    )
