@@ -294,9 +294,11 @@ def render(ref: PipelineRef, spec: DetectionPipelineSpec, *, defaults: RenderDef
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": _metadata(ref),
-            # Not headless: clusterIP is immutable, so existing Services could never be converted.
+            # Headless: metrics are scraped per pod (nothing load-balances them), and no cluster IP is
+            # spent per pipeline (a /24 service range would cap a cluster at ~250 pipelines).
             "spec": {
                 "type": "ClusterIP",
+                "clusterIP": "None",
                 "selector": selector_labels(ref.name),
                 "ports": [
                     {

@@ -115,7 +115,7 @@ class Observation:
 class ReconcileStatus:
     """The reconcile's part of `.status` (the autoscaler writes lag, desiredReplicas and its conditions)."""
 
-    observed_generation: int
+    observed_generation: int | None
     phase: PipelinePhase
     replicas: int
     ready_replicas: int
@@ -125,12 +125,13 @@ class ReconcileStatus:
     def to_status(self) -> dict[str, Any]:
         """The status fields as camelCase JSON (for server-side apply of the status subresource)."""
         out: dict[str, Any] = {
-            "observedGeneration": self.observed_generation,
             "phase": self.phase.value,
             "replicas": self.replicas,
             "readyReplicas": self.ready_replicas,
             "conditions": [c.model_dump(mode="json", exclude_none=True) for c in self.conditions],
         }
+        if self.observed_generation is not None:
+            out["observedGeneration"] = self.observed_generation
         if self.model is not None:
             out["model"] = self.model.model_dump(mode="json")
         return out

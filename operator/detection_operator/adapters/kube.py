@@ -57,6 +57,12 @@ class KubeApiError(Exception):
         self.message = message
 
     @property
+    def is_immutable_field(self) -> bool:
+        """True when the apply tried to change a field that cannot change once set."""
+        markers = ("may not change once set", "field is immutable")
+        return self.status == 422 and any(marker in self.message for marker in markers)
+
+    @property
     def is_user_error(self) -> bool:
         """True for refusals that retrying cannot fix (invalid object, bad request)."""
         return self.status in (400, 422)
@@ -221,6 +227,20 @@ class KubeAdapter:
             content_type=APPLY_CONTENT_TYPE,
         )
         return result, status == 201
+
+    async def delete(self, kind: Kind, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """Delete an object at once (its dependents are garbage-collected after); absent is fine.
+
+        With `uid`, only that incarnation is deleted (a precondition), never a newer one.
+        """
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self._request("DELETE", kind.path(namespace, name), body=body)
+        except KubeApiError as exc:
+            if exc.status != 404:
+                raise
 
     async def apply_pipeline_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> Manifest:
         """Server-side apply the given fields of a DetectionPipeline's `.status` (status subresource).

@@ -330,7 +330,19 @@ class Controller:
         before = self.cache.children.get(key)
         if before is not None and satisfies(stamped, before):
             return before, None
-        after, created = await self.kube.apply_with_outcome(stamped)
+        try:
+            after, created = await self.kube.apply_with_outcome(stamped)
+        except KubeApiError as exc:
+            if not (exc.is_immutable_field and manifest["kind"] == "Service"):
+                raise
+            # e.g. a Service made by an older operator with a cluster IP, now headless: replace it.
+            meta = manifest["metadata"]
+            live = before or await self.kube.get(SERVICE, meta["namespace"], meta["name"])
+            await self.kube.delete(SERVICE, meta["namespace"], meta["name"],
+                                   uid=(live or {}).get("metadata", {}).get("uid"))
+            after, _ = await self.kube.apply_with_outcome(stamped)
+            self.cache.children[key] = after
+            return after, ChildAction.UPDATED
         self.cache.children[key] = after
         if created:
             return after, ChildAction.CREATED
@@ -464,15 +476,25 @@ class Controller:
     ) -> None:
         """Best effort: say in status that the last reconcile failed (the apiserver may be down)."""
         observation = Observation(
-            generation=int(((body.get("status") or {}).get("observedGeneration")) or 0) or generation,
+            generation=generation,
             deployment=None,
             previous_model=previous_model,
             previous_conditions=previous_conditions,
             reconcile_error=message,
         )
+        computed = compute_status(observation, now=_now())
+        # The failed reconcile did not bring this generation about: keep the last observedGeneration.
+        observed = (body.get("status") or {}).get("observedGeneration")
+        failed = ReconcileStatus(
+            observed_generation=observed if isinstance(observed, int) else None,
+            phase=computed.phase,
+            replicas=int((body.get("status") or {}).get("replicas") or 0),
+            ready_replicas=int((body.get("status") or {}).get("readyReplicas") or 0),
+            model=previous_model,
+            conditions=computed.conditions,
+        )
         try:
-            await self._write_status(body, compute_status(observation, now=_now()), previous_conditions,
-                                     previous_model)
+            await self._write_status(body, failed, previous_conditions, previous_model)
         except KubeApiError as exc:
             logger.debug("could not record the failure in status: %s", exc)
 

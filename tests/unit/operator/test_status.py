@@ -12,6 +12,7 @@ from detection_operator.status import (
     ObservedContainer,
     ObservedDeployment,
     ObservedPod,
+    ReconcileStatus,
     compute_status,
     observe_deployment,
     observe_pod,
@@ -186,3 +187,11 @@ def test_observe_from_json() -> None:
     )
     assert observed.containers[0].last_terminated_message == "model sha256 mismatch"
     assert observed.containers[0].waiting_reason == "CrashLoopBackOff"
+
+
+def test_status_json_omits_unknown_observed_generation() -> None:
+    status = compute_status(Observation(generation=4, deployment=dep()), now=NOW)
+    assert status.to_status()["observedGeneration"] == 4
+    unknown = ReconcileStatus(observed_generation=None, phase=PipelinePhase.DEGRADED, replicas=0, ready_replicas=0,
+                              model=None)
+    assert "observedGeneration" not in unknown.to_status(), "a failed reconcile must not claim the generation"
