@@ -41,6 +41,10 @@ crds: venv
 	$(BIN)/python -m detection_operator.crdgen
 	cp crds/detectionpipelines.scorefleet.io.yaml charts/scorefleet/crds/
 
+## docs: generate docs/api.md (the DetectionPipeline reference) from the models
+docs: venv
+	$(BIN)/python -m detection_operator.docgen
+
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
