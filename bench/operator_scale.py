@@ -81,7 +81,7 @@ def metric(port: int, name: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=500, help="pipelines to create (default 500)")
-    parser.add_argument("--workers", type=int, default=8, help="operator reconcile workers")
+    parser.add_argument("--workers", type=int, default=16, help="operator reconcile workers")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--kubeconfig", default=str(REPO / ".devstack" / "kubeconfig"))
     parser.add_argument("--keep", action="store_true", help="keep the namespace afterwards")

@@ -54,9 +54,9 @@ class WatchSettings(BaseModel):
 class ReconcileSettings(BaseModel):
     """The reconcile work queue."""
 
-    workers: int = Field(default=8, ge=1, le=128, description="Pipelines reconciled concurrently.")
+    workers: int = Field(default=16, ge=1, le=128, description="Pipelines reconciled concurrently.")
     max_concurrent_requests: int = Field(
-        default=16, ge=1, le=256, description="Kubernetes API requests in flight at once (thread pool size)."
+        default=32, ge=1, le=256, description="Kubernetes API requests in flight at once (thread pool size)."
     )
     retry_initial_seconds: float = Field(default=1.0, gt=0, description="First retry delay after a failure.")
     retry_max_seconds: float = Field(default=120.0, gt=0, description="Cap of the exponential retry delay.")

@@ -418,6 +418,10 @@ class Controller:
         for condition, old in transitions(previous_conditions, new.conditions):
             if old is None and condition.status is not ConditionStatus.TRUE:
                 continue  # initial False/Unknown conditions are not news
+            if condition.type == ConditionType.PROGRESSING and not (
+                old is not None and old.status is not ConditionStatus.TRUE and condition.status is ConditionStatus.TRUE
+            ):
+                continue  # only the start of a rollout is news; its end is the ModelServing Event
             bad = (condition.type == ConditionType.DEGRADED and condition.status is ConditionStatus.TRUE) or (
                 condition.type == ConditionType.READY and condition.status is ConditionStatus.FALSE
             )
@@ -427,7 +431,7 @@ class Controller:
                 condition.reason,
                 f"{condition.type}={condition.status.value}: {condition.message}".rstrip(": "),
             )
-        if new.model is not None and new.model != previous_model:
+        if new.model is not None and previous_model is not None and new.model != previous_model:
             await self._event(
                 body, EventType.NORMAL, "ModelServing", f"serving model {new.model.name} version {new.model.version}"
             )

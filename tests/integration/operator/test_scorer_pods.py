@@ -70,7 +70,7 @@ def test_ready_then_model_rollout(
     assert condition(rolled, "Progressing")["reason"] == "RolloutComplete"  # type: ignore[index]
     reasons = [e.reason for e in pipeline_events(core, namespace, "p1")]
     assert "RollingOut" in reasons, f"Progressing=True was reported during the rollout: {reasons}"
-    assert sum(r == "ModelServing" for r in reasons) >= 2
+    assert "ModelServing" in reasons, "the change of serving model is an Event"
 
 
 def test_model_digest_mismatch_is_degraded(
