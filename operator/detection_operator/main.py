@@ -89,8 +89,8 @@ def load_api_client(*, max_connections: int = 16) -> k8s.ApiClient:
 def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     """kopf's settings from ours: watch timeouts (the resync), peering, event posting."""
     out = kopf.OperatorSettings()
-    out.watching.server_timeout = settings.watch.resync_interval_seconds
-    out.watching.client_timeout = max(settings.watch.client_timeout_seconds, settings.watch.resync_interval_seconds + 5)
+    out.watching.server_timeout = settings.watch.server_timeout_seconds
+    out.watching.client_timeout = max(settings.watch.client_timeout_seconds, settings.watch.server_timeout_seconds + 5)
     out.watching.connect_timeout = settings.watch.connect_timeout_seconds
     out.watching.reconnect_backoff = settings.watch.reconnect_backoff_seconds
     out.peering.name = settings.peering.name
@@ -123,7 +123,10 @@ async def run(settings: OperatorSettings) -> None:
     if obs.metrics_port:
         start_http_server(obs.metrics_port, addr=obs.metrics_host, registry=metrics.registry)
     kube = KubeAdapter(api_client, max_concurrent_requests=settings.reconcile.max_concurrent_requests)
-    controller = reconcile.Controller(settings, kube=kube, metrics=metrics)
+    operator_settings = kopf_settings(settings)
+    controller = reconcile.Controller(
+        settings, kube=kube, metrics=metrics, peering_priority=operator_settings.peering.priority
+    )
     extra = import_handler_modules()
     logger.info(
         "starting: namespaces=%s handlers=%s resync=%ss",
@@ -133,7 +136,7 @@ async def run(settings: OperatorSettings) -> None:
     )
     liveness = f"http://{obs.liveness_host}:{obs.liveness_port}/healthz" if obs.liveness_port else None
     await kopf.operator(
-        settings=kopf_settings(settings),
+        settings=operator_settings,
         clusterwide=settings.clusterwide,
         namespaces=settings.namespaces,
         liveness_endpoint=liveness,

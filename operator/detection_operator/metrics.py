@@ -54,6 +54,18 @@ class OperatorMetrics:
             ["kind", "action"],
             registry=self.registry,
         )
+        self.watch_events = Counter(
+            "scorefleet_operator_watch_events",
+            "Watch events received, by kind and type (LISTED = re-delivered by a re-list, i.e. a resync).",
+            ["kind", "type"],
+            registry=self.registry,
+        )
+        self.resyncs = Counter(
+            "scorefleet_operator_resyncs",
+            "Periodic resyncs, by outcome (done, or skipped while another replica leads).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "scorefleet_operator_reconcile_queue_depth",
             "Pipelines waiting to be reconciled.",

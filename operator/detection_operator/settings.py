@@ -33,16 +33,20 @@ class ScorerDefaults(BaseModel):
 
 
 class WatchSettings(BaseModel):
-    """Kubernetes watch streams (kopf `settings.watching`).
+    """Kubernetes watch streams (kopf `settings.watching`) and the periodic resync.
 
-    Every stream is closed by the server after `resync_interval_seconds` and re-opened with a full
-    LIST, which re-delivers every object: that is the periodic resync of all pipelines (and their
-    children), as an informer's resync period. `client_timeout_seconds` ends a stream that went
-    silent (a dead TCP connection) so it is re-established instead of silencing the operator.
+    The apiserver ends every stream after `server_timeout_seconds` and kopf re-opens it from the
+    last resourceVersion; `client_timeout_seconds` ends a stream that went silent (a dead TCP
+    connection) so it is re-established instead of silencing the operator. Independently, every
+    `resync_interval_seconds` each known pipeline is reconciled again (an informer's resync: the
+    safety net for anything a watch missed).
     """
 
-    resync_interval_seconds: int = Field(
-        default=300, ge=1, description="Seconds between full re-lists (the watch's server-side timeoutSeconds)."
+    resync_interval_seconds: float = Field(
+        default=300, gt=0, description="Seconds between two reconciles of every known pipeline."
+    )
+    server_timeout_seconds: int = Field(
+        default=300, ge=1, description="timeoutSeconds asked of the apiserver for each watch request."
     )
     client_timeout_seconds: float = Field(
         default=360.0, gt=0, description="Seconds after which the client abandons a watch request."

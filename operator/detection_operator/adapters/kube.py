@@ -192,6 +192,16 @@ class KubeAdapter:
             raise
         return result
 
+    async def get_cluster(self, kind: Kind, name: str) -> Manifest | None:
+        """Return a cluster-scoped object as JSON, or None when it does not exist."""
+        try:
+            result: Manifest = await self._request("GET", f"{kind.cluster_path()}/{quote(name, safe='')}")
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
     async def list(self, kind: Kind, namespace: str | None, *, label_selector: str = "") -> list[Manifest]:
         """Return the objects of `kind` in `namespace` (None: all namespaces) matching `label_selector`.
 

@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY}
 CHILD_KINDS = (SERVICE_ACCOUNT, CONFIG_MAP, SERVICE, POD_DISRUPTION_BUDGET, DEPLOYMENT)
+CLUSTER_PEERING = Kind("kopf.dev/v1", "ClusterKopfPeering", "clusterkopfpeerings")
+NAMESPACED_PEERING = Kind("kopf.dev/v1", "KopfPeering", "kopfpeerings")
 _OWN_CONDITION_TYPES = frozenset({ConditionType.READY.value, ConditionType.PROGRESSING.value,
                                   ConditionType.DEGRADED.value})
 
@@ -142,8 +144,16 @@ def _now() -> datetime:
 class Controller:
     """State of one running operator: settings, adapter, metrics, work queue and cache."""
 
-    def __init__(self, settings: OperatorSettings, *, kube: KubeAdapter, metrics: OperatorMetrics) -> None:
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        *,
+        kube: KubeAdapter,
+        metrics: OperatorMetrics,
+        peering_priority: int = 0,
+    ) -> None:
         self.settings = settings
+        self.peering_priority = peering_priority
         self.kube = kube
         self.metrics = metrics
         self.cache = ObjectCache()
@@ -158,12 +168,50 @@ class Controller:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the reconcile workers (idempotent)."""
+        """Start the reconcile workers and the resync loop (idempotent)."""
         if not self._workers:
             self._workers = [
                 asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
                 for i in range(self.settings.reconcile.workers)
             ]
+            self._workers.append(asyncio.create_task(self._resync_loop(), name="resync"))
+
+    async def _resync_loop(self) -> None:
+        """Every resync interval, enqueue every known pipeline, unless another replica leads."""
+        while True:
+            await asyncio.sleep(self.settings.watch.resync_interval_seconds)
+            try:
+                leading = await self._leading()
+            except Exception as exc:  # never let the resync loop die: it is the safety net
+                logger.warning("resync skipped, peering state unknown: %s", exc)
+                continue
+            if not leading:
+                self.metrics.resyncs.labels(outcome="skipped").inc()
+                continue
+            for key in list(self.cache.pipelines):
+                self.queue.add(key)
+            self.metrics.resyncs.labels(outcome="done").inc()
+            self.metrics.queue_depth.set(len(self.queue))
+
+    async def _leading(self) -> bool:
+        """False when kopf peering has paused this replica (a live peer with a higher priority).
+
+        kopf pauses its watches then, but this loop is ours: it must pause too. Standalone, or with
+        no peering object, this replica leads.
+        """
+        peering = self.settings.peering
+        if peering.standalone:
+            return True
+        if self.settings.clusterwide:
+            peers = [await self.kube.get_cluster(CLUSTER_PEERING, peering.name)]
+        else:
+            namespaces = {key.namespace for key in self.cache.pipelines}
+            peers = [await self.kube.get(NAMESPACED_PEERING, ns, peering.name) for ns in sorted(namespaces)[:1]]
+        now = datetime.now(UTC)
+        return not any(
+            higher_priority_peer_alive((peer or {}).get("status") or {}, priority=self.peering_priority, now=now)
+            for peer in peers
+        )
 
     async def prime(self) -> None:
         """List the existing children and scorer pods once, so cold-start reconciles need no GETs.
@@ -224,6 +272,7 @@ class Controller:
         """A DetectionPipeline was listed, added, modified or deleted."""
         meta = body["metadata"]
         key = PipelineKey(meta["namespace"], meta["name"])
+        self.metrics.watch_events.labels(kind=body.get("kind", ""), type=event_type or "LISTED").inc()
         if event_type == "DELETED":
             self.cache.forget_pipeline(key)
             self.metrics.pipelines.set(len(self.cache.pipelines))
@@ -240,6 +289,7 @@ class Controller:
     def on_child_event(self, event_type: str | None, body: Manifest) -> None:
         """A child (or scorer pod) of some pipeline changed: refresh the cache, enqueue the owner."""
         meta = body["metadata"]
+        self.metrics.watch_events.labels(kind=body.get("kind", ""), type=event_type or "LISTED").inc()
         pipeline = (meta.get("labels") or {}).get(LABEL_PIPELINE)
         if not pipeline:
             return
@@ -507,6 +557,37 @@ class Controller:
             await self.kube.post_event(body, type_=type_, reason=reason, message=message)
         except KubeApiError as exc:  # an Event is informative; never fail a reconcile over it
             logger.warning("could not post event %s on %s: %s", reason, body["metadata"]["name"], exc)
+
+
+def higher_priority_peer_alive(peers: dict[str, Any], *, priority: int, now: datetime) -> bool:
+    """True when a (Cluster)KopfPeering status lists a live peer with a priority >= `priority`
+    other than ourselves (kopf pauses on equal priorities too). Pure.
+
+    `peers` maps peer id -> {priority, lastseen (ISO 8601), lifetime (seconds)}, as kopf writes it;
+    a peer is alive until lastseen + lifetime. Our own entry has our priority; with equal
+    priorities kopf pauses everyone, so an equal live peer counts (we cannot tell ours apart).
+    """
+    alive_higher = 0
+    alive_equal = 0
+    for info in peers.values():
+        if not isinstance(info, dict):
+            continue
+        try:
+            lastseen = datetime.fromisoformat(str(info.get("lastseen")))
+            lifetime = float(info.get("lifetime", 60))
+            peer_priority = int(info.get("priority", 0))
+        except (TypeError, ValueError):
+            continue
+        if lastseen.tzinfo is None:
+            lastseen = lastseen.replace(tzinfo=UTC)
+        if (now - lastseen).total_seconds() > lifetime:
+            continue
+        if peer_priority > priority:
+            alive_higher += 1
+        elif peer_priority == priority:
+            alive_equal += 1
+    # Our own entry is one of the equal ones.
+    return alive_higher > 0 or alive_equal > 1
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -19,7 +19,7 @@ def test_defaults_are_production_safe(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_environment_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCOREFLEET_OPERATOR_NAMESPACES", "team-a team-b")
-    monkeypatch.setenv("SCOREFLEET_OPERATOR_WATCH__RESYNC_INTERVAL_SECONDS", "30")
+    monkeypatch.setenv("SCOREFLEET_OPERATOR_WATCH__SERVER_TIMEOUT_SECONDS", "30")
     monkeypatch.setenv("SCOREFLEET_OPERATOR_OBSERVABILITY__LOG_FORMAT", "text")
     monkeypatch.setenv("SCOREFLEET_OPERATOR_PEERING__PRIORITY", "7")
     settings = OperatorSettings()

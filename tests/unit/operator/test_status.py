@@ -195,3 +195,27 @@ def test_status_json_omits_unknown_observed_generation() -> None:
     unknown = ReconcileStatus(observed_generation=None, phase=PipelinePhase.DEGRADED, replicas=0, ready_replicas=0,
                               model=None)
     assert "observedGeneration" not in unknown.to_status(), "a failed reconcile must not claim the generation"
+
+
+@pytest.mark.parametrize(
+    ("peers", "expected"),
+    [
+        pytest.param({}, False, id="no-peers"),
+        pytest.param({"me": {"priority": 5, "lastseen": "2026-11-29T11:59:30+00:00", "lifetime": 60}}, False,
+                     id="only-self"),
+        pytest.param({"me": {"priority": 5, "lastseen": "2026-11-29T11:59:30+00:00", "lifetime": 60},
+                      "other": {"priority": 9, "lastseen": "2026-11-29T11:59:50+00:00", "lifetime": 60}}, True,
+                     id="higher-alive"),
+        pytest.param({"other": {"priority": 9, "lastseen": "2026-11-29T11:50:00+00:00", "lifetime": 60}}, False,
+                     id="higher-dead"),
+        pytest.param({"me": {"priority": 5, "lastseen": "2026-11-29T11:59:30+00:00", "lifetime": 60},
+                      "twin": {"priority": 5, "lastseen": "2026-11-29T11:59:40+00:00", "lifetime": 60}}, True,
+                     id="equal-alive-pauses-like-kopf"),
+        pytest.param({"other": {"priority": 1, "lastseen": "2026-11-29T11:59:50+00:00", "lifetime": 60}}, False,
+                     id="lower-alive"),
+    ],
+)
+def test_peering_gate_of_the_resync(peers: dict[str, object], expected: bool) -> None:
+    from detection_operator.handlers.reconcile import higher_priority_peer_alive
+
+    assert higher_priority_peer_alive(peers, priority=5, now=NOW) is expected
