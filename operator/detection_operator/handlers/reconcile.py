@@ -1,9 +1,11 @@
 """The reconcile loop: DetectionPipeline (+ its children's events) -> applied children + status.
 
-Layer: handlers (top). kopf delivers watch events (`on.event`, including the full re-list at
-start-up and after every watch timeout = the resync); the handlers here only update a cache of
-what was seen and enqueue the owning pipeline's key. Workers take keys from a de-duplicating
-`WorkQueue` (never two reconciles of one pipeline at once) and run `Controller.reconcile`:
+Layer: handlers (top). kopf delivers watch events (`on.event`, including the initial listing at
+start-up, which catches up with everything missed while the operator was down); the handlers
+here only update a cache of what was seen and enqueue the owning pipeline's key. A resync loop
+enqueues every known pipeline each resync interval (paused while another replica leads). Workers
+take keys from a de-duplicating `WorkQueue` (never two reconciles of one pipeline at once) and run
+`Controller.reconcile`:
 
   spec -> model (pure validation) -> render children (pure) -> server-side apply what differs
   (drift included) -> compute status from Deployment + pods (pure) -> apply status if changed
