@@ -322,6 +322,21 @@ def render(ref: PipelineRef, spec: DetectionPipelineSpec, *, defaults: RenderDef
 
 
 
+def keep_allocated_cluster_ip(manifest: Manifest, live: Manifest | None) -> Manifest:
+    """`manifest` without `spec.clusterIP` when `live` is a Service that already has a cluster IP.
+
+    clusterIP is immutable: a Service created by an older operator (not headless) keeps its IP
+    rather than being deleted and recreated. Other manifests are returned unchanged.
+    """
+    if manifest.get("kind") != "Service" or live is None:
+        return manifest
+    allocated = (live.get("spec") or {}).get("clusterIP")
+    if allocated in (None, "", "None"):
+        return manifest
+    spec = {k: v for k, v in manifest["spec"].items() if k != "clusterIP"}
+    return {**manifest, "spec": spec}
+
+
 def applied_digest(manifest: Manifest) -> str:
     """SHA-256 (hex) of a manifest, ignoring its own applied-digest annotation."""
     meta = dict(manifest.get("metadata") or {})

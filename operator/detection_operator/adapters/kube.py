@@ -238,20 +238,6 @@ class KubeAdapter:
         )
         return result, status == 201
 
-    async def delete(self, kind: Kind, namespace: str, name: str, *, uid: str | None = None) -> None:
-        """Delete an object at once (its dependents are garbage-collected after); absent is fine.
-
-        With `uid`, only that incarnation is deleted (a precondition), never a newer one.
-        """
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
-        if uid is not None:
-            body["preconditions"] = {"uid": uid}
-        try:
-            await self._request("DELETE", kind.path(namespace, name), body=body)
-        except KubeApiError as exc:
-            if exc.status != 404:
-                raise
-
     async def apply_pipeline_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> Manifest:
         """Server-side apply the given fields of a DetectionPipeline's `.status` (status subresource).
 

@@ -54,6 +54,7 @@ from detection_operator.render import (
     PipelineRef,
     RenderDefaults,
     child_name,
+    keep_allocated_cluster_ip,
     render,
     with_applied_digest,
     with_initial_replicas,
@@ -378,8 +379,9 @@ class Controller:
         not cached, so a change cannot be told from a refresh).
         """
         key = _object_key(manifest)
-        stamped = with_applied_digest(manifest)
         before = self.cache.children.get(key)
+        manifest = keep_allocated_cluster_ip(manifest, before)
+        stamped = with_applied_digest(manifest)
         if before is not None and satisfies(stamped, before):
             return before, None
         try:
@@ -387,14 +389,11 @@ class Controller:
         except KubeApiError as exc:
             if not (exc.is_immutable_field and manifest["kind"] == "Service"):
                 raise
-            # e.g. a Service made by an older operator with a cluster IP, now headless: replace it.
+            # A Service made by an older operator has a cluster IP (immutable): keep it.
             meta = manifest["metadata"]
-            live = before or await self.kube.get(SERVICE, meta["namespace"], meta["name"])
-            await self.kube.delete(SERVICE, meta["namespace"], meta["name"],
-                                   uid=(live or {}).get("metadata", {}).get("uid"))
-            after, _ = await self.kube.apply_with_outcome(stamped)
-            self.cache.children[key] = after
-            return after, ChildAction.UPDATED
+            before = await self.kube.get(SERVICE, meta["namespace"], meta["name"])
+            stamped = with_applied_digest(keep_allocated_cluster_ip(manifest, before))
+            after, created = await self.kube.apply_with_outcome(stamped)
         self.cache.children[key] = after
         if created:
             return after, ChildAction.CREATED

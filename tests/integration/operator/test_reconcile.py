@@ -187,3 +187,24 @@ def test_pods_that_cannot_start_make_the_pipeline_degraded(
     wait_for(lambda: any(e.reason == "ImagePullBackOff" and e.type == "Warning"
                          for e in pipeline_events(core, namespace, "p1")),
              timeout_seconds=10, what="a Warning event for Degraded")
+
+
+def test_service_with_a_cluster_ip_from_an_older_operator_is_adopted_not_recreated(
+    kube_api: k8s.ApiClient, namespace: str, start_operator: OperatorFactory
+) -> None:
+    core, custom = k8s.CoreV1Api(kube_api), k8s.CustomObjectsApi(kube_api)
+    old = core.create_namespaced_service(namespace, k8s.V1Service(
+        metadata=k8s.V1ObjectMeta(name=CHILD, labels={"app.kubernetes.io/managed-by": "scorefleet-operator",
+                                                      "scorefleet.io/pipeline": "p1"}),
+        spec=k8s.V1ServiceSpec(ports=[k8s.V1ServicePort(name="http-metrics", port=9102)]),
+    ))
+    assert old.spec is not None and old.spec.cluster_ip not in (None, "None")
+    start_operator(namespace)
+    create_pipeline(custom, namespace, pipeline_manifest("p1"))
+    pipeline = wait_for(lambda: (p := get_pipeline(custom, namespace, "p1")) and reconciled(p) and p,
+                        timeout_seconds=60, what="p1 reconciled")
+    assert condition(pipeline, "Degraded")["status"] == "False"  # type: ignore[index]
+    service = core.read_namespaced_service(CHILD, namespace)
+    assert service.spec is not None and service.spec.cluster_ip == old.spec.cluster_ip
+    assert service.metadata is not None and old.metadata is not None and service.metadata.uid == old.metadata.uid
+    assert [o.kind for o in service.metadata.owner_references or []] == ["DetectionPipeline"]

@@ -125,3 +125,17 @@ def test_paused_pipeline_pauses_the_deployment() -> None:
     raw = spec().model_dump(mode="json") | {"paused": True}
     children = render.render(REF, DetectionPipelineSpec.model_validate(raw), defaults=DEFAULTS)
     assert children.deployment["spec"]["paused"] is True
+
+
+@pytest.mark.parametrize(
+    ("live_cluster_ip", "expected"),
+    [
+        pytest.param(None, "None", id="new-service-is-headless"),
+        pytest.param("None", "None", id="headless-stays-headless"),
+        pytest.param("10.0.0.7", None, id="allocated-ip-is-kept"),
+    ],
+)
+def test_service_cluster_ip_is_never_changed(live_cluster_ip: str | None, expected: str | None) -> None:
+    service = render.render(REF, spec(), defaults=DEFAULTS).service
+    live = None if live_cluster_ip is None else {"spec": {"clusterIP": live_cluster_ip}}
+    assert render.keep_allocated_cluster_ip(service, live)["spec"].get("clusterIP") == expected
