@@ -5,7 +5,6 @@ rolls out with the output switching to the new version and nothing lost."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,16 +16,7 @@ from scorefleet_devstack import demo
 from scorefleet_devstack.config import StackSettings
 from scorefleet_devstack.stack import Endpoints
 
-
-def _wait_for(predicate: Callable[[], Any], *, timeout_seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_seconds
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout_seconds:.0f} s waiting for {what} (last: {last!r})")
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,7 @@ def test_burst_scales_up_drains_scales_down_and_version_change_loses_nothing(
                                       model=model, scaling=scaling,
                                       scorer_env={"SCORER_PER_RECORD_DELAY_MS": "2"})
     demo.apply_manifest(settings, stack, manifest)
-    _wait_for(lambda: _condition(demo.pipeline_status(api, namespace=namespace, name=name), "Ready") == "True",
+    wait_for(lambda: _condition(demo.pipeline_status(api, namespace=namespace, name=name), "Ready") == "True",
               timeout_seconds=180, what="the pipeline to be Ready")
 
     producer = demo.RateProducer(stack.kafka_bootstrap_servers, input_topic, seed=int(uuid.uuid4().int % 10**8))
@@ -72,10 +62,10 @@ def test_burst_scales_up_drains_scales_down_and_version_change_loses_nothing(
     def replicas() -> int:
         return int(demo.pipeline_status(api, namespace=namespace, name=name).get("readyReplicas") or 0)
 
-    _wait_for(lambda: replicas() >= 2, timeout_seconds=120, what="a scale-up above minReplicas")
-    _wait_for(lambda: demo.group_lag(admin, group=group, topic=input_topic) == 0, timeout_seconds=240,
+    wait_for(lambda: replicas() >= 2, timeout_seconds=120, what="a scale-up above minReplicas")
+    wait_for(lambda: demo.group_lag(admin, group=group, topic=input_topic) == 0, timeout_seconds=240,
               what="lag to drain to 0")
-    _wait_for(lambda: replicas() == 1 and int(
+    wait_for(lambda: replicas() == 1 and int(
         demo.pipeline_status(api, namespace=namespace, name=name).get("replicas") or 0) == 1,
               timeout_seconds=180, what="a scale-down back to minReplicas")
 
@@ -91,12 +81,12 @@ def test_burst_scales_up_drains_scales_down_and_version_change_loses_nothing(
         status = demo.pipeline_status(api, namespace=namespace, name=name)
         return (status.get("model") or {}).get("version") == new_version and _condition(status, "Ready") == "True"
 
-    _wait_for(serving_new_version, timeout_seconds=240, what=f"status.model.version == {new_version}")
+    wait_for(serving_new_version, timeout_seconds=240, what=f"status.model.version == {new_version}")
     produced_at_rollout = producer.produced
-    _wait_for(lambda: producer.produced >= produced_at_rollout + 300, timeout_seconds=60,
+    wait_for(lambda: producer.produced >= produced_at_rollout + 300, timeout_seconds=60,
               what="300 more messages after the rollout, to be scored by the new version")
     assert producer.stop() == 0
-    _wait_for(lambda: demo.group_lag(admin, group=group, topic=input_topic) == 0, timeout_seconds=180,
+    wait_for(lambda: demo.group_lag(admin, group=group, topic=input_topic) == 0, timeout_seconds=180,
               what="lag to drain to 0 after the rollout")
 
     accounting = demo.account(stack.kafka_bootstrap_servers, output_topic=output_topic,

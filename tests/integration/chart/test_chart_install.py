@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,29 +24,14 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from scorefleet_devstack.config import StackSettings
 
+from tests.waiting import wait_for
+
 T = TypeVar("T")
 
 NODE_NAME = "scorefleet-node"
 POD_READY_TIMEOUT_SECONDS = 180.0  # a loaded 2-core machine starts Python slowly
 RECONCILE_TIMEOUT_SECONDS = 120.0
 SELECTOR = f"app.kubernetes.io/name=scorefleet-operator,app.kubernetes.io/instance={RELEASE}"
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout_seconds: float, what: str) -> T:
-    """Call `probe` every 0.5 s until it returns something truthy; fail after the deadline."""
-    deadline = time.monotonic() + timeout_seconds
-    last: T | None = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            last = None
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what} (last: {last!r})")
 
 
 def node_agent_ready(kube_api: k8s.ApiClient) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -18,21 +17,11 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client as k8s
 
+from tests.waiting import wait_for
+
 T = TypeVar("T")
 
 POD_READY_TIMEOUT_SECONDS = 60.0
-
-
-def wait_for(predicate: Callable[[], T | None], *, timeout_seconds: float, what: str) -> T:
-    """Poll ``predicate`` every 0.3 s until it returns something truthy; fail after the deadline."""
-    deadline = time.monotonic() + timeout_seconds
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what} (last: {last!r})")
 
 
 def pid_of(status: Any) -> int:

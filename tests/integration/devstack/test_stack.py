@@ -12,15 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from kubernetes import client as k8s
 from scorefleet_devstack.stack import Endpoints
 
-
-def _wait_for(predicate: Callable[[], object], *, timeout_seconds: float, what: str) -> object:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
+from tests.waiting import wait_for
 
 
 def test_kafka_round_trip(kafka_bootstrap_servers: str, topic_factory: Callable[..., str]) -> None:
@@ -61,7 +53,7 @@ def test_consumer_group_lag_reaches_prometheus(stack: Endpoints, topic_factory: 
         by_partition = {r["metric"]["partition"]: float(r["value"][1]) for r in result}
         return by_partition if len(by_partition) == 3 else None
 
-    assert _wait_for(lag_by_partition, timeout_seconds=60, what=query) == {"0": 6.0, "1": 0.0, "2": 10.0}
+    assert wait_for(lag_by_partition, timeout_seconds=60, what=query) == {"0": 6.0, "1": 0.0, "2": 10.0}
 
 
 def test_garbage_collection_removes_owned_object(kube_api: k8s.ApiClient, namespace: str) -> None:
@@ -77,4 +69,4 @@ def test_garbage_collection_removes_owned_object(kube_api: k8s.ApiClient, namesp
         names = [cm.metadata.name for cm in core.list_namespaced_config_map(namespace).items if cm.metadata]
         return "owned" not in names
 
-    _wait_for(owned_gone, timeout_seconds=60, what="the owned ConfigMap to be garbage-collected")
+    wait_for(owned_gone, timeout_seconds=60, what="the owned ConfigMap to be garbage-collected")

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +25,8 @@ import yaml
 from detection_operator import crdgen
 from detection_operator.api.pipeline import GROUP, PLURAL, VERSION
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 RBAC_FILE = REPO / "deploy" / "rbac.yaml"
@@ -36,24 +36,6 @@ APPLY = "application/apply-patch+yaml"
 TEST_MANAGER = "scorefleet-tests"
 SA_NAMESPACE = "scorefleet-it-operator"
 SA_NAME = "scorefleet-operator-it"
-
-def wait_for(probe: Callable[[], Any], *, timeout_seconds: float, what: str, poll_seconds: float = 0.2) -> Any:
-    """Call `probe` until it returns something truthy; return it. Fails the test after the deadline."""
-    deadline = time.monotonic() + timeout_seconds
-    last: Any = None
-    while True:
-        try:
-            last = probe()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            last = None
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_seconds}s waiting for {what} (last: {last!r})")
-        time.sleep(poll_seconds)
-
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -19,22 +19,13 @@ from detection_operator.render import deployment_name
 from kubernetes import client as k8s
 from scorefleet_devstack import demo
 
+from tests.waiting import wait_for
+
 POLL_SECONDS = 5
 WINDOW_SECONDS = 30
 LAG_THRESHOLD = 1_000
 BURST = 6_000
 PER_RECORD_DELAY_MS = 10  # one slow scorer handles ~100 messages/s: the burst needs scale-out
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout_seconds: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_seconds
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(every)  # pacing between checks of a condition, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout_seconds:.0f} s waiting for {what} (last: {last!r})")
 
 
 def test_burst_scales_out_within_two_polls_drains_and_returns_to_min(
@@ -73,17 +64,17 @@ def test_burst_scales_out_within_two_polls_drains_and_returns_to_min(
     producer.burst(BURST)
     burst_done = time.monotonic()
     wait_for(lambda: deployment_replicas()[0] >= 3, timeout_seconds=2 * POLL_SECONDS + 3,
-             what="replicas >= 3 within two polls of the burst", every=0.2)
+             what="replicas >= 3 within two polls of the burst", poll_seconds=0.2)
     scaled_after = time.monotonic() - burst_done
     peak = deployment_replicas()[0]
     print(f"scaled to {peak} replicas {scaled_after:.1f} s after the burst")
 
     group = f"scorefleet.{namespace}.{name}"
     wait_for(lambda: demo.group_lag(admin, group=group, topic=input_topic) == 0, timeout_seconds=240,
-             what="lag to drain to 0", every=1)
+             what="lag to drain to 0", poll_seconds=1)
     drained_after = time.monotonic() - burst_done
     wait_for(lambda: deployment_replicas()[0] == 1, timeout_seconds=WINDOW_SECONDS + 4 * POLL_SECONDS + 30,
-             what="a scale-down back to minReplicas after the window", every=1)
+             what="a scale-down back to minReplicas after the window", poll_seconds=1)
     down_after = time.monotonic() - burst_done
     print(f"lag 0 after {drained_after:.1f} s; back to 1 replica after {down_after:.1f} s")
     assert down_after - drained_after >= WINDOW_SECONDS - POLL_SECONDS, "scaled down before the window passed"

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +30,6 @@ from scorer.training import TrainingReport
 
 REPO = Path(__file__).resolve().parents[3]
 SCORER_BIN = REPO / ".venv" / "bin" / "scorefleet-scorer"
-
-
-def wait_until(condition: Callable[[], Any], *, timeout_seconds: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns a truthy value (returned) or fail after ``timeout_seconds``."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from tests.integration.scorer.support import (
     scorer_settings,
     scorer_thread,
     value_of,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 
 def _events(count: int, seed: int) -> list[dict]:
@@ -79,21 +79,28 @@ def test_rebalance_commits_done_work_not_fetched_work(
         scorer.take_on(scorer.fetch_batch())
         return len(scorer.owned_partitions()) == 1 and len(intruder.assignment()) == 1
 
-    wait_until(lost_one, timeout_seconds=60, what="the scorer to lose one partition", interval=0)
+    wait_for(lost_one, timeout_seconds=60, what="the scorer to lose one partition", poll_seconds=0)
     moved = ({(topics.input, p) for p in range(2)} - set(scorer.owned_partitions())).pop()
     intruder.close()  # leaves without processing or committing anything
 
+    # Records of the returned partition may already arrive with the poll that gets it back: keep them.
+    returned: list = []
+
+    def fetch_returned() -> None:
+        returned.extend(m for m in scorer.fetch_batch() if (m.topic(), m.partition()) == moved)
+
     def got_it_back() -> bool:
-        scorer.take_on(scorer.fetch_batch())
+        fetch_returned()
         return moved in scorer.owned_partitions()
 
-    wait_until(got_it_back, timeout_seconds=60, what="the partition to come back", interval=0)
+    wait_for(got_it_back, timeout_seconds=60, what="the partition to come back", poll_seconds=0)
 
     # Back at the committed offset (none: earliest = 0). Finish exactly offsets 0-9 of it.
     def fetched_again() -> list:
-        return [m for m in scorer.fetch_batch() if (m.topic(), m.partition()) == moved]
+        fetch_returned()
+        return returned
 
-    messages = wait_until(fetched_again, timeout_seconds=60, what="records of the returned partition", interval=0)
+    messages = wait_for(fetched_again, timeout_seconds=60, what="records of the returned partition", poll_seconds=0)
     assert messages[0].offset() == 0
     batch = scorer.take_on(messages[:10])
     assert batch is not None and [m.offset() for m in batch.messages] == list(range(10))
@@ -122,7 +129,7 @@ def test_sigterm_drains_commits_and_restart_resumes_without_gaps(
         return sorted(record["source"]["offset"] for record in output_records(bootstrap, topics.output))
 
     with scorer_process(slow, tmp_path, "first") as process:
-        wait_until(lambda: 119 in output_offsets(), timeout_seconds=90, what="offsets 100-119 scored")
+        wait_for(lambda: 119 in output_offsets(), timeout_seconds=90, what="offsets 100-119 scored")
         process.send_signal(signal.SIGTERM)  # batch 120-139 is being scored (0.8 s per batch)
         assert process.wait(30) == 0, (tmp_path / "first.log").read_text()[-2000:]
     resume_at = committed_offsets(bootstrap, group, topics.input, 1)[0]
@@ -134,7 +141,7 @@ def test_sigterm_drains_commits_and_restart_resumes_without_gaps(
 
     fast = scorer_settings(bootstrap, topics, model_artifact, consumer_group=group)
     with scorer_process(fast, tmp_path, "second") as process:
-        wait_until(
+        wait_for(
             lambda: committed_offsets(bootstrap, group, topics.input, 1)[0] == 150,
             timeout_seconds=90,
             what="the restart to commit 150",
@@ -164,7 +171,7 @@ def test_kill_9_mid_batch_loses_nothing(
         return len(read_topic(bootstrap, topics.output))
 
     with scorer_process(slow, tmp_path, "crashing") as process:
-        wait_until(lambda: scored_count() >= 300, timeout_seconds=90, what="some records scored")
+        wait_for(lambda: scored_count() >= 300, timeout_seconds=90, what="some records scored")
         process.send_signal(signal.SIGKILL)
         process.wait(30)
     before_restart = committed_offsets(bootstrap, group, topics.input, topics.partitions)
@@ -173,7 +180,7 @@ def test_kill_9_mid_batch_loses_nothing(
 
     fast = scorer_settings(bootstrap, topics, model_artifact, consumer_group=group)
     with scorer_process(fast, tmp_path, "restarted") as process:
-        wait_until(
+        wait_for(
             lambda: committed_offsets(bootstrap, group, topics.input, topics.partitions) == ends,
             timeout_seconds=90,
             what="the restart to commit everything",
@@ -199,19 +206,19 @@ def test_two_scorers_split_partitions_and_hand_over(
         scorer_thread(settings, model_artifact) as (first, _),
         scorer_thread(settings, model_artifact) as (second, stop),
     ):
-        wait_until(
+        wait_for(
             lambda: len(first.owned_partitions()) == 2 and len(second.owned_partitions()) == 2,
             timeout_seconds=60,
             what="the group to split 2/2",
         )
         produce(bootstrap, topics.input, json_records(events))
-        wait_until(
+        wait_for(
             lambda: len(read_topic(bootstrap, topics.output)) >= 500, timeout_seconds=60, what="both scorers at work"
         )
         stop.set()  # the second scorer drains, commits and leaves; the first takes its partitions over
-        wait_until(lambda: len(first.owned_partitions()) == 4, timeout_seconds=60, what="the hand-over")
+        wait_for(lambda: len(first.owned_partitions()) == 4, timeout_seconds=60, what="the hand-over")
         ends = end_offsets(bootstrap, topics.input, topics.partitions)
-        wait_until(
+        wait_for(
             lambda: committed_offsets(bootstrap, group, topics.input, topics.partitions) == ends,
             timeout_seconds=90,
             what="everything committed",

@@ -28,8 +28,8 @@ from tests.integration.scorer.support import (
     read_topic,
     scorer_settings,
     scorer_thread,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 BODY_LENGTH_COLUMN = FEATURE_NAMES.index("body_length_log")
 
@@ -75,7 +75,7 @@ def test_every_record_scored_and_committed(
     settings = scorer_settings(kafka_bootstrap_servers, topics, model_artifact)
 
     with scorer_thread(settings, model_artifact):
-        wait_until(
+        wait_for(
             lambda: _all_committed(kafka_bootstrap_servers, settings.consumer_group, topics),
             timeout_seconds=60,
             what="all input offsets committed",
@@ -119,11 +119,11 @@ def test_poison_goes_to_dead_letter_and_the_rest_is_scored(
     service = make_service(settings, RefusesHugeBodiesModel(load_model(model_artifact.path)))
     service.subscribe()
     try:
-        wait_until(
+        wait_for(
             lambda: service.step() == 0 and _all_committed(kafka_bootstrap_servers, settings.consumer_group, topics),
             timeout_seconds=60,
             what="every record handled and committed",
-            interval=0,
+            poll_seconds=0,
         )
     finally:
         service.shutdown()
@@ -162,9 +162,9 @@ def test_probes_and_metrics_of_a_running_scorer(
             except OSError:
                 return 0, ""
 
-        wait_until(lambda: get("/readyz")[0] == 200, timeout_seconds=60, what="/readyz 200")
+        wait_for(lambda: get("/readyz")[0] == 200, timeout_seconds=60, what="/readyz 200")
         assert get("/healthz")[0] == 200
-        wait_until(
+        wait_for(
             lambda: (
                 "scorefleet_scorer_records_consumed_total" in get("/metrics")[1]
                 and _all_committed(kafka_bootstrap_servers, settings.consumer_group, topics)
@@ -177,6 +177,6 @@ def test_probes_and_metrics_of_a_running_scorer(
         assert f'scorefleet_scorer_model_info{{name="{model_artifact.name}",sha256="{model_artifact.sha256}"' in metrics
         assert "scorefleet_scorer_ready 1.0" in metrics
         lag_series = f'scorefleet_scorer_consumer_lag_messages{{partition="0",topic="{topics.input}"}} 0.0'
-        wait_until(lambda: lag_series in get("/metrics")[1], timeout_seconds=30, what="lag of 0 reported")
+        wait_for(lambda: lag_series in get("/metrics")[1], timeout_seconds=30, what="lag of 0 reported")
         process.terminate()
         assert process.wait(30) == 0
