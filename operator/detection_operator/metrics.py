@@ -66,6 +66,13 @@ class OperatorMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.pipeline_condition = Gauge(
+            "scorefleet_operator_pipeline_condition",
+            "1 while a pipeline's condition (Ready, Progressing, Degraded) is True, else 0; "
+            "the series go when the pipeline does.",
+            ["namespace", "pipeline", "type"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "scorefleet_operator_reconcile_queue_depth",
             "Pipelines waiting to be reconciled.",

@@ -18,6 +18,7 @@ them with the pipeline, and deleting a pipeline never waits for this operator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -279,6 +280,9 @@ class Controller:
         if event_type == "DELETED":
             self.cache.forget_pipeline(key)
             self.metrics.pipelines.set(len(self.cache.pipelines))
+            for condition_type in _OWN_CONDITION_TYPES:
+                with contextlib.suppress(KeyError):
+                    self.metrics.pipeline_condition.remove(key.namespace, key.name, condition_type)
             return
         previous = self.cache.pipelines.get(key)
         self.cache.pipelines[key] = body
@@ -454,6 +458,10 @@ class Controller:
         previous_model: ModelStatus | None,
     ) -> None:
         meta = body["metadata"]
+        for condition in new.conditions:
+            self.metrics.pipeline_condition.labels(meta["namespace"], meta["name"], str(condition.type)).set(
+                1 if condition.status is ConditionStatus.TRUE else 0
+            )
         desired = new.to_status()
         current = body.get("status") or {}
         current_subset = {k: current.get(k) for k in desired if k != "conditions"}

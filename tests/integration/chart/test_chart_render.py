@@ -319,15 +319,7 @@ def metric_names_in(expr: str) -> set[str]:
 @pytest.mark.parametrize(
     "alert",
     [
-        pytest.param(
-            "ScorefleetPipelineDegraded",
-            id="pipeline-degraded",
-            marks=pytest.mark.xfail(
-                reason="the operator does not expose scorefleet_operator_pipeline_condition{namespace,pipeline,type} "
-                "yet (asked of the operator engineer)",
-                strict=False,
-            ),
-        ),
+        pytest.param("ScorefleetPipelineDegraded", id="pipeline-degraded"),
         pytest.param("ScorefleetLagAboveTarget", id="lag-above-target"),
         pytest.param("ScorefleetDeadLetterRateHigh", id="dead-letter-rate"),
         pytest.param("ScorefleetReconcileErrors", id="reconcile-errors"),

@@ -79,6 +79,9 @@ def test_pipeline_gets_owned_children_status_and_events(
              timeout_seconds=10, what="a successful reconcile counted")
     assert operator.metric("scorefleet_operator_pipelines_managed") == 1
     assert operator.metric("scorefleet_operator_child_changes_total", 'action="created",kind="Deployment"') == 1
+    condition_labels = f'namespace="{namespace}",pipeline="p1",type='
+    assert operator.metric("scorefleet_operator_pipeline_condition", condition_labels + '"Ready"') == 1
+    assert operator.metric("scorefleet_operator_pipeline_condition", condition_labels + '"Degraded"') == 0
 
 
 def test_drift_is_repaired_and_reported(
