@@ -7,7 +7,6 @@ Unit tests request none of these and never touch the stack.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from scorefleet_devstack import stack as devstack
 from scorefleet_devstack.config import StackSettings
+
+from tests.waiting import wait_for
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,14 +61,13 @@ def topic_factory(kafka_admin: AdminClient) -> Iterator[Callable[..., str]]:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
         kafka_admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
         created.append(name)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def has_leaders() -> bool:
             topic = kafka_admin.list_topics(topic=name, timeout=5).topics.get(name)
-            if topic is not None and topic.error is None and len(topic.partitions) == partitions and all(
-                    p.leader >= 0 for p in topic.partitions.values()):
-                return name
-            time.sleep(0.1)
-        raise TimeoutError(f"topic {name} has no leaders after 30 s")
+            return topic is not None and topic.error is None and len(topic.partitions) == partitions and all(
+                p.leader >= 0 for p in topic.partitions.values())
+
+        wait_for(has_leaders, timeout_seconds=30, what=f"leaders for the partitions of topic {name}")
+        return name
 
     yield create
     if created:
@@ -87,11 +87,8 @@ def namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
     core = k8s.CoreV1Api(kube_api)
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels={"scorefleet.io/test": "true"})))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        accounts = core.list_namespaced_service_account(name).items
-        if any(sa.metadata is not None and sa.metadata.name == "default" for sa in accounts):
-            break
-        time.sleep(0.2)
+    wait_for(lambda: any(sa.metadata is not None and sa.metadata.name == "default"
+                         for sa in core.list_namespaced_service_account(name).items),
+             timeout_seconds=30, what=f"the default ServiceAccount of namespace {name}")
     yield name
     core.delete_namespace(name, propagation_policy="Background")

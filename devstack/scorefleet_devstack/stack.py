@@ -31,7 +31,6 @@ from .processes import Component, StackError, Supervisor, port_in_use
 NODE_NAME = "scorefleet-node"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kafka", "lag-exporter",
          "pod-discovery", "prometheus", "model-store", "node-agent")
-CONTROL_PLANE = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node-agent"}
 
 
 @dataclass(frozen=True)

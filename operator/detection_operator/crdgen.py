@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text() if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run `python -m detection_operator.crdgen`", file=sys.stderr)
+            print(f"{args.output} is out of date: run `make crds`", file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

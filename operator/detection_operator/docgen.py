@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render_markdown()
     if args.check:
         if not args.output.exists() or args.output.read_text() != text:
-            print(f"{args.output} is out of date: run `python -m detection_operator.docgen`", file=sys.stderr)
+            print(f"{args.output} is out of date: run `make docs`", file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

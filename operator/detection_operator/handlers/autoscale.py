@@ -39,6 +39,7 @@ import json
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -606,7 +607,18 @@ async def start_autoscaler(memo: kopf.Memo, **_: Any) -> None:
         kube=KubeAdapter(load_api_client(), field_manager=AUTOSCALER_FIELD_MANAGER),
         metrics=AutoscaleMetrics(registry if isinstance(registry, CollectorRegistry) else CollectorRegistry()),
     )
-    log.info("autoscaler started (prometheus: %s)", memo.autoscaler.settings.prometheus_url or "not configured")
+    log.info("autoscaler started (prometheus: %s)",
+             _without_userinfo(memo.autoscaler.settings.prometheus_url) or "not configured")
+
+
+def _without_userinfo(url: str | None) -> str | None:
+    """`url` with any `user:password@` removed, for logging (never log credentials)."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 @kopf.on.cleanup()

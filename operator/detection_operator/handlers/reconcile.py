@@ -115,15 +115,18 @@ class ObjectCache:
     primed: bool = False
 
     def put_child(self, obj: Manifest) -> None:
+        """Remember the observed state of one child object (from a watch event or an apply)."""
         self.children[_object_key(obj)] = obj
 
     def put_pod(self, pod: Manifest) -> None:
+        """Remember a scorer pod under its pipeline (label scorefleet.io/pipeline); others are ignored."""
         meta = pod["metadata"]
         pipeline = (meta.get("labels") or {}).get(LABEL_PIPELINE)
         if pipeline:
             self.pods.setdefault(PipelineKey(meta["namespace"], pipeline), {})[meta["name"]] = pod
 
     def forget_pipeline(self, key: PipelineKey) -> None:
+        """Drop a deleted pipeline with its pods and children from the cache."""
         self.pipelines.pop(key, None)
         self.pods.pop(key, None)
         for child in [k for k in self.children if k[2] == key.namespace and k[3] == child_name(key.name)]:

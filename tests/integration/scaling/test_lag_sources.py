@@ -181,7 +181,8 @@ async def test_unreachable_sources_are_unknown_within_their_timeout() -> None:
     kafka = await KafkaLagSource("127.0.0.1:1", timeout_seconds=2).read_lag(
         consumer_group="g", topic="t", policy=LATEST)
     assert isinstance(kafka, LagUnknown) and kafka.reason is UnknownLagReason.SOURCE_ERROR
-    assert time.monotonic() - started < 6
+    # Bounded, not fast: both 2 s timeouts were honoured (a generous bound for a loaded machine).
+    assert time.monotonic() - started < 20
 
 
 async def test_hanging_prometheus_is_bounded_and_cancellable() -> None:
@@ -200,18 +201,22 @@ async def test_hanging_prometheus_is_bounded_and_cancellable() -> None:
         reading = await source.read_lag(query)
         assert isinstance(reading, LagUnknown) and reading.reason is UnknownLagReason.SOURCE_ERROR
         assert "within 1.5 s" in reading.message
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 15, "the 1.5 s timeout was not honoured"
 
         # Cancelled mid-call (the pipeline was deleted): returns at once, not after the timeout.
         slow = PrometheusLagSource(f"http://127.0.0.1:{port}", timeout_seconds=120)
         task = asyncio.create_task(slow.read_lag(query))
-        while not accepted:
-            await asyncio.sleep(0.05)  # until the request reached the hanging server
+        async def request_arrived() -> None:
+            while not accepted:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(request_arrived(), timeout=30)  # the request reached the hanging server
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert time.monotonic() - started < 1
+        # Deleting a pipeline mid-call must finish within about 10 s (issue 5), not after 120 s.
+        assert time.monotonic() - started < 10
     finally:
         for writer in accepted:
             writer.close()

@@ -137,7 +137,6 @@ def test_sigterm_drains_commits_and_restart_resumes_without_gaps(
     assert 120 <= resume_at < 150
     assert set(range(100, resume_at)) <= set(first_run), "everything below the commit has an output"
     assert min(first_run) == 100, "nothing below the starting commit was re-read"
-    assert "stop requested" in (tmp_path / "first.log").read_text()
 
     fast = scorer_settings(bootstrap, topics, model_artifact, consumer_group=group)
     with scorer_process(fast, tmp_path, "second") as process:
