@@ -19,6 +19,13 @@ class ReconcileResult(StrEnum):
     ERROR = "error"
 
 
+class ResyncOutcome(StrEnum):
+    """Outcome label of `scorefleet_operator_resyncs_total`."""
+
+    DONE = "done"
+    SKIPPED = "skipped"  # another replica leads (kopf peering)
+
+
 class ChildAction(StrEnum):
     """What an apply did to a child object."""
 

@@ -6,6 +6,8 @@ reason, topic, partition number; never offsets or message ids).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from scorer.events import DeadLetterReason, Verdict
@@ -13,6 +15,14 @@ from scorer.events import DeadLetterReason, Verdict
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 INFERENCE_BUCKETS_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+class RebalanceKind(StrEnum):
+    """Label `kind` of `scorefleet_scorer_rebalances_total`: what a consumer-group rebalance did to us."""
+
+    ASSIGN = "assign"
+    REVOKE = "revoke"
+    LOST = "lost"
 
 
 class ScorerMetrics:
@@ -84,5 +94,5 @@ class ScorerMetrics:
             self.records_scored.labels(verdict=verdict.value)
         for reason in DeadLetterReason:
             self.records_dead_lettered.labels(reason=reason.value)
-        for kind in ("assign", "revoke", "lost"):
-            self.rebalances.labels(kind=kind)
+        for kind in RebalanceKind:
+            self.rebalances.labels(kind=kind.value)

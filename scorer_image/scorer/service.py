@@ -43,7 +43,7 @@ from scorer.events import DeadLetterReason, EmailEvent
 from scorer.features import feature_matrix
 from scorer.http_server import HealthState
 from scorer.kafka_config import consumer_config, producer_config, read_credentials
-from scorer.metrics import ScorerMetrics
+from scorer.metrics import RebalanceKind, ScorerMetrics
 from scorer.model import ScoringModel
 from scorer.offsets import OffsetTracker, TopicPartitionKey
 from scorer.settings import ScorerSettings
@@ -135,7 +135,7 @@ class ScorerService:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._tracker.assign((tp.topic, tp.partition) for tp in partitions)
-        self._metrics.rebalances.labels(kind="assign").inc()
+        self._metrics.rebalances.labels(kind=RebalanceKind.ASSIGN.value).inc()
         self._metrics.assigned_partitions.set(len(self._tracker.owned()))
         self._health.consumer_joined = True
         logger.info(
@@ -144,7 +144,7 @@ class ScorerService:
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._metrics.rebalances.labels(kind="revoke").inc()
+        self._metrics.rebalances.labels(kind=RebalanceKind.REVOKE.value).inc()
         # Acknowledgements of produced records settle what is done; then commit exactly that.
         not_flushed = self._producer.flush(REVOKE_FLUSH_TIMEOUT_SECONDS)
         commits = self._tracker.revoke((tp.topic, tp.partition) for tp in partitions)
@@ -161,7 +161,7 @@ class ScorerService:
         )
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._metrics.rebalances.labels(kind="lost").inc()
+        self._metrics.rebalances.labels(kind=RebalanceKind.LOST.value).inc()
         self._tracker.revoke((tp.topic, tp.partition) for tp in partitions)  # no commit: not ours any more
         self._forget_partitions(partitions)
         logger.warning("partitions lost", extra={"partitions": [tp.partition for tp in partitions]})

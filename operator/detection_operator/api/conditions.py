@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from detection_operator.api.base import ApiModel
 
@@ -108,3 +109,15 @@ def set_condition(
     if not placed:
         result.append(new.model_copy(update={"last_transition_time": now}))
     return tuple(result)
+
+
+def parse_conditions(raw: Iterable[Any]) -> tuple[Condition, ...]:
+    """Conditions from a status's raw `conditions` list, in order; malformed entries (written by
+    someone else) are skipped, since the operator's own will replace them."""
+    out = []
+    for item in raw:
+        try:
+            out.append(Condition.model_validate(item))
+        except ValidationError:
+            continue
+    return tuple(out)

@@ -63,7 +63,13 @@ from detection_operator.adapters.kube import (
 )
 from detection_operator.adapters.lag_kafka import KafkaLagSource
 from detection_operator.adapters.lag_prometheus import PrometheusLagQuery, PrometheusLagSource
-from detection_operator.api.conditions import Condition, ConditionStatus, ConditionType, set_condition
+from detection_operator.api.conditions import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    parse_conditions,
+    set_condition,
+)
 from detection_operator.api.pipeline import GROUP, PLURAL, VERSION, DetectionPipelineSpec
 from detection_operator.api.scaling import LagSource, ScalingSpec
 from detection_operator.render import PipelineRef, consumer_group, deployment_name
@@ -204,14 +210,7 @@ class LoopState:
     @classmethod
     def from_status(cls, status: Mapping[str, Any]) -> LoopState:
         """Seed from a pipeline's ``status`` (after an operator restart): our conditions and last scale."""
-        conditions: list[Condition] = []
-        for raw in status.get("conditions") or []:
-            try:
-                condition = Condition.model_validate(raw)
-            except ValidationError:
-                continue
-            if condition.type in _OWN_CONDITION_TYPES:
-                conditions.append(condition)
+        conditions = [c for c in parse_conditions(status.get("conditions") or []) if c.type in _OWN_CONDITION_TYPES]
         last_time = status.get("lastScaleTime")
         return cls(
             conditions=tuple(conditions),

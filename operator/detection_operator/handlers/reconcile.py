@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -44,10 +43,10 @@ from detection_operator.adapters.kube import (
     KubeApiError,
     replicas_owned_by,
 )
-from detection_operator.api.conditions import Condition, ConditionStatus, ConditionType, Reason
+from detection_operator.api.conditions import Condition, ConditionStatus, ConditionType, Reason, parse_conditions
 from detection_operator.api.pipeline import GROUP, PLURAL, VERSION, DetectionPipelineSpec, ModelStatus, PipelinePhase
 from detection_operator.drift import satisfies
-from detection_operator.metrics import ChildAction, OperatorMetrics, ReconcileResult
+from detection_operator.metrics import ChildAction, OperatorMetrics, ReconcileResult, ResyncOutcome
 from detection_operator.render import (
     LABEL_PIPELINE,
     MANAGED_BY,
@@ -133,16 +132,6 @@ class ObjectCache:
             self.children.pop(child, None)
 
 
-def _parse_conditions(raw: Iterable[Any]) -> tuple[Condition, ...]:
-    out = []
-    for item in raw:
-        try:
-            out.append(Condition.model_validate(item))
-        except ValidationError:
-            continue  # someone wrote a malformed condition; ours will replace it
-    return tuple(out)
-
-
 def _now() -> datetime:
     # metav1.Time has second precision; keeping it avoids spurious diffs on re-read.
     return datetime.now(UTC).replace(microsecond=0)
@@ -193,11 +182,11 @@ class Controller:
                 logger.warning("resync skipped, peering state unknown: %s", exc)
                 continue
             if not leading:
-                self.metrics.resyncs.labels(outcome="skipped").inc()
+                self.metrics.resyncs.labels(outcome=ResyncOutcome.SKIPPED.value).inc()
                 continue
             for key in list(self.cache.pipelines):
                 self.queue.add(key)
-            self.metrics.resyncs.labels(outcome="done").inc()
+            self.metrics.resyncs.labels(outcome=ResyncOutcome.DONE.value).inc()
             self.metrics.queue_depth.set(len(self.queue))
 
     async def _leading(self) -> bool:
@@ -332,7 +321,7 @@ class Controller:
         generation = int(meta.get("generation", 1))
         status = body.get("status") or {}
         previous_conditions = tuple(
-            c for c in _parse_conditions(status.get("conditions") or []) if c.type in _OWN_CONDITION_TYPES
+            c for c in parse_conditions(status.get("conditions") or []) if c.type in _OWN_CONDITION_TYPES
         )
         try:
             previous_model = ModelStatus.model_validate(status["model"]) if status.get("model") else None
@@ -470,7 +459,7 @@ class Controller:
         current_subset = {k: current.get(k) for k in desired if k != "conditions"}
         current_subset["conditions"] = [
             c.model_dump(mode="json", exclude_none=True)
-            for c in _parse_conditions(current.get("conditions") or [])
+            for c in parse_conditions(current.get("conditions") or [])
             if c.type in _OWN_CONDITION_TYPES
         ]
         if current_subset == desired:
