@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from detection_operator.handlers.autoscale import _without_userinfo
 
 
