@@ -32,6 +32,7 @@ from detection_operator.api.pipeline import (
     DetectionPipelineSpec,
     DetectionPipelineStatus,
 )
+from detection_operator.generated import write_or_check
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 DEFAULT_OUTPUT = Path("crds") / f"{CRD_NAME}.yaml"
@@ -237,17 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stdout:
         sys.stdout.write(text)
         return 0
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date: run `make crds`", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
-    return 0
-
+    return write_or_check(args.output, text, check=args.check, make_target="crds")
 
 if __name__ == "__main__":
     raise SystemExit(main())

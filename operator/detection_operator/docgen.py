@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from detection_operator import crdgen
 from detection_operator.api.pipeline import API_VERSION, KIND, SHORT_NAMES
+from detection_operator.generated import write_or_check
 
 DEFAULT_OUTPUT = Path("docs") / "api.md"
 
@@ -115,16 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the models")
     args = parser.parse_args(argv)
     text = render_markdown()
-    if args.check:
-        if not args.output.exists() or args.output.read_text() != text:
-            print(f"{args.output} is out of date: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
-    return 0
-
+    return write_or_check(args.output, text, check=args.check, make_target="docs")
 
 if __name__ == "__main__":
     raise SystemExit(main())
