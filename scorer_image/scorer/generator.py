@@ -213,19 +213,20 @@ def _invoice_fraud(rng: random.Random, tenant: str, recipient: str) -> dict[str,
             )
         ),
         "urls": [],
-        "attachments": []
-        if rng.random() < 0.5
-        else [
-            {
-                "name": "invoice_4471.pdf",
-                "content_type": "application/pdf",
-                "size_bytes": rng.randint(30_000, 90_000),
-                "sha256": _sha(rng),
-            }
-        ],
+        "attachments": _maybe_pdf(rng, absent_probability=0.5, name="invoice_4471.pdf", size_bytes=(30_000, 90_000)),
         "headers": {},
         "auth": _auth(rng, pass_probability=0.7),
     }
+
+
+def _maybe_pdf(
+    rng: random.Random, *, absent_probability: float, name: str, size_bytes: tuple[int, int]
+) -> list[dict[str, Any]]:
+    """No attachment with `absent_probability`, else one PDF of a size in `size_bytes` (bytes)."""
+    if rng.random() < absent_probability:
+        return []
+    return [{"name": name, "content_type": "application/pdf", "size_bytes": rng.randint(*size_bytes),
+             "sha256": _sha(rng)}]
 
 
 def _malware(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
@@ -315,16 +316,7 @@ def _receipt(rng: random.Random, tenant: str, recipient: str) -> dict[str, Any]:
         "body_text": f"Thanks for your payment of {rng.randint(3, 400)}.{rng.randint(0, 99):02d} EUR. "
         + _sentence(rng, 10),
         "urls": [f"https://{domain}/orders/{rng.randint(10_000, 99_999)}"],
-        "attachments": []
-        if rng.random() < 0.6
-        else [
-            {
-                "name": "receipt.pdf",
-                "content_type": "application/pdf",
-                "size_bytes": rng.randint(20_000, 80_000),
-                "sha256": _sha(rng),
-            }
-        ],
+        "attachments": _maybe_pdf(rng, absent_probability=0.6, name="receipt.pdf", size_bytes=(20_000, 80_000)),
         "headers": {},
         "auth": _auth(rng, pass_probability=0.95),
     }

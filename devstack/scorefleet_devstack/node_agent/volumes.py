@@ -229,23 +229,14 @@ class VolumePreparer:
                     DEFAULT_FILE_MODE if default_mode is None else default_mode,
                 )
                 refresh_in_seconds = min(refresh_in_seconds, renew_in_seconds)
-            elif "configMap" in source:
+            elif "configMap" in source or "secret" in source:
+                key, kind = ("configMap", "ConfigMap") if "configMap" in source else ("secret", "Secret")
                 files.update(
                     self._keyed_files(
                         pod,
-                        source=source["configMap"],
-                        kind="ConfigMap",
-                        name=source["configMap"].get("name", ""),
-                        default_mode=default_mode,
-                    )
-                )
-            elif "secret" in source:
-                files.update(
-                    self._keyed_files(
-                        pod,
-                        source=source["secret"],
-                        kind="Secret",
-                        name=source["secret"].get("name", ""),
+                        source=source[key],
+                        kind=kind,
+                        name=source[key].get("name", ""),
                         default_mode=default_mode,
                     )
                 )
