@@ -6,6 +6,7 @@ For each mode (JSON events, raw RFC 5322 messages):
 2. run, one after the other on that same topic, each as its own process with its own group:
    - the scorer (``scorefleet-scorer``, default batch settings),
    - a pass-through consumer: the same pipelined consume -> produce -> commit-acknowledged loop
+     with the scorer's own client settings (scorer.kafka_config)
      (confluent-kafka, idempotent producer, acks=all) that does no decoding or scoring,
    - a naive loop: poll one record, score it, produce it, wait for the ack, commit, repeat
      (on the first ``--naive-count`` records only: it is slow);
@@ -42,7 +43,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from scorer.features import feature_matrix
 from scorer.generator import generate_events
+from scorer.kafka_config import consumer_config, producer_config
 from scorer.loadgen import encode_event
+from scorer.settings import OffsetResetPolicy, ScorerSettings
 from scorer.training import TrainingReport, train_default_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -205,27 +208,16 @@ def role_passthrough(bootstrap: str, source: str, sink: str, group: str) -> None
     from scorer.offsets import OffsetTracker
 
     tracker = OffsetTracker()
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "cooperative-sticky",
-            "fetch.wait.max.ms": 20,
-        }
+    # The scorer's own client settings (same fetch, batching and delivery guarantees), minus scoring.
+    settings = ScorerSettings(
+        bootstrap_servers=bootstrap,
+        input_topic=source,
+        output_topic=sink,
+        consumer_group=group,
+        offset_reset_policy=OffsetResetPolicy.EARLIEST,
     )
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-        }
-    )
+    consumer = Consumer(consumer_config(settings, {}))
+    producer = Producer(producer_config(settings, {}))
 
     def on_revoke(revoked: Consumer, partitions: list[TopicPartition]) -> None:
         producer.flush(10)
@@ -250,7 +242,7 @@ def role_passthrough(bootstrap: str, source: str, sink: str, group: str) -> None
             consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in commits.items()], asynchronous=True)
             tracker.committed(commits)
             last_commit = now
-        messages = consumer.consume(500, 0.02)
+        messages = consumer.consume(settings.batch_max_messages, settings.batch_max_wait_ms / 1000.0)
         groups: dict[tuple[str, int], list[int]] = {}
         good = []
         for message in messages:
