@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 import ahocorasick_rs
@@ -214,33 +215,54 @@ def host_flags(host: str) -> tuple[bool, bool, bool, bool]:
 
 _PHRASES: tuple[str, ...] = tuple(sorted(set(URGENCY_PHRASES + CREDENTIAL_PHRASES + PAYMENT_PHRASES)))
 # Per phrase: (is urgency, is credential, is payment) as 0/1, indexed like _PHRASES.
-_PHRASE_KINDS: tuple[tuple[int, int, int], ...] = tuple(
-    (int(p in URGENCY_PHRASES), int(p in CREDENTIAL_PHRASES), int(p in PAYMENT_PHRASES)) for p in _PHRASES
+_PHRASE_KINDS = np.asarray(
+    [(p in URGENCY_PHRASES, p in CREDENTIAL_PHRASES, p in PAYMENT_PHRASES) for p in _PHRASES], dtype=np.int64
 )
 _PHRASE_MATCHER = ahocorasick_rs.AhoCorasick(_PHRASES)
 
 
-def phrase_counts(text: str) -> tuple[int, int, int]:
-    """Occurrences of (urgency, credential, payment) phrases in lowercase ``text``.
+def phrase_counts(texts: Sequence[str]) -> np.ndarray:
+    """Occurrences of (urgency, credential, payment) phrases in each lowercase text.
 
-    Every occurrence of every phrase counts, overlapping ones included ("verify your" also counts
-    "verify"), the same as counting each phrase with ``str.count``.
+    Returns an int64 array of shape ``(len(texts), 3)``. Every occurrence of every phrase counts,
+    overlapping ones included ("verify your" also counts "verify"), the same as counting each
+    phrase with ``str.count``. The batch is matched in one Aho-Corasick pass over the texts joined
+    by NUL (no phrase contains NUL, so no match spans two texts); match offsets (characters) are
+    mapped back to rows.
     """
-    urgency = credential = payment = 0
-    for index, _start, _end in _PHRASE_MATCHER.find_matches_as_indexes(text, overlapping=True):
-        kinds = _PHRASE_KINDS[index]
-        urgency += kinds[0]
-        credential += kinds[1]
-        payment += kinds[2]
-    return urgency, credential, payment
+    counts = np.zeros((len(texts), 3), dtype=np.int64)
+    if not texts:
+        return counts
+    matches = _PHRASE_MATCHER.find_matches_as_indexes("\x00".join(texts), overlapping=True)
+    if not matches:
+        return counts
+    found = np.asarray(matches, dtype=np.int64)
+    text_ends = np.cumsum([len(text) + 1 for text in texts])
+    rows = np.searchsorted(text_ends, found[:, 1], side="right")
+    np.add.at(counts, rows, _PHRASE_KINDS[found[:, 0]])
+    return counts
 
 
 def _extension(name: str) -> str:
-    _, dot, ext = name.lower().rpartition(".")
+    _, dot, ext = name.rpartition(".")
     return ext if dot else ""
 
 
 _FAILED = frozenset({AuthResult.FAIL, AuthResult.SOFTFAIL, AuthResult.PERMERROR})
+# The features computed per event by ``_structured_features``, in its tuple's order; the rest
+# (phrase hits and body length) are computed for the whole batch at once.
+_STRUCTURED = (
+    *FEATURE_NAMES[: FEATURE_NAMES.index("subject_urgency_hits")],
+    "recipient_count_log",
+    "list_unsubscribe",
+    "subject_reply_or_forward",
+)
+_STRUCTURED_COLUMNS = np.asarray([FEATURE_NAMES.index(name) for name in _STRUCTURED])
+_SUBJECT_URGENCY = FEATURE_NAMES.index("subject_urgency_hits")
+_BODY_CREDENTIAL = FEATURE_NAMES.index("body_credential_hits")
+_BODY_PAYMENT = FEATURE_NAMES.index("body_payment_hits")
+_BODY_LENGTH = FEATURE_NAMES.index("body_length_log")
+_URGENCY, _CREDENTIAL, _PAYMENT = 0, 1, 2
 
 
 def _has_list_unsubscribe(headers: dict[str, str]) -> float:
@@ -249,21 +271,19 @@ def _has_list_unsubscribe(headers: dict[str, str]) -> float:
     return 1.0 if any(key.lower() == "list-unsubscribe" for key in headers) else 0.0
 
 
-def extract_features(event: EmailEvent) -> list[float]:
-    """The feature vector of one event: ``FEATURE_COUNT`` floats in ``FEATURE_NAMES`` order.
-
-    Counts are ``log1p``-scaled, flags are 0.0/1.0, fractions are in [0, 1]; never NaN.
-    """
+def _structured_features(event: EmailEvent) -> tuple[float, ...]:
+    """The per-event features of ``_STRUCTURED``, in its order."""
     auth = event.auth
     from_domain = domain_of(event.from_address)
     reply_domain = domain_of(event.reply_to)
-    recipient_domains = {domain_of(address) for address in event.to}
 
-    hosts = [host for host in map(url_host, event.urls) if host]
-    url_ip = url_risky = url_short = url_lookalike = False
-    foreign = 0
+    url_count = url_ip = url_risky = url_short = url_lookalike = foreign = 0
     own_suffix = "." + from_domain
-    for host in hosts:
+    for url in event.urls:
+        host = url_host(url)
+        if not host:
+            continue
+        url_count += 1
         is_ip, risky, short, lookalike = host_flags(host)
         url_ip |= is_ip
         url_risky |= risky
@@ -287,11 +307,8 @@ def extract_features(event: EmailEvent) -> list[float]:
         if ext and _extension(name[: -len(ext) - 1]) in DOCUMENT_EXTENSIONS:
             double_ext = 1.0
 
-    subject = event.subject.lower()
-    body = event.body_text.lower()
-    subject_urgency, _, subject_payment = phrase_counts(subject)
-    _, body_credential, body_payment = phrase_counts(body)
-    return [
+    to = event.to
+    return (
         1.0 if auth.spf in _FAILED else 0.0,
         1.0 if auth.dkim in _FAILED else 0.0,
         1.0 if auth.dmarc in _FAILED else 0.0,
@@ -301,31 +318,41 @@ def extract_features(event: EmailEvent) -> list[float]:
         1.0 if from_domain in FREE_MAIL_DOMAINS else 0.0,
         0.0 if from_domain else 1.0,
         1.0 if event.sent_at is None else 0.0,
-        1.0 if from_domain and from_domain in recipient_domains else 0.0,
-        math.log1p(len(hosts)),
-        float(url_ip),
-        float(url_risky),
-        float(url_lookalike),
-        float(url_short),
-        foreign / len(hosts) if hosts else 0.0,
+        1.0 if from_domain and any(domain_of(address) == from_domain for address in to) else 0.0,
+        math.log1p(url_count),
+        url_ip,
+        url_risky,
+        url_lookalike,
+        url_short,
+        foreign / url_count if url_count else 0.0,
         math.log1p(len(event.attachments)),
         executable,
         macro,
         archive,
         double_ext,
         html,
-        float(subject_urgency),
-        math.log1p(body_credential),
-        math.log1p(body_payment + subject_payment),
-        math.log1p(len(body)),
-        math.log1p(len(event.to)),
+        math.log1p(len(to)),
         _has_list_unsubscribe(event.headers),
-        1.0 if _REPLY_FORWARD.match(subject) else 0.0,
-    ]
+        1.0 if _REPLY_FORWARD.match(event.subject) else 0.0,
+    )
 
 
-def feature_matrix(events: list[EmailEvent]) -> np.ndarray:
-    """Features of a batch: float32 array of shape ``(len(events), FEATURE_COUNT)``, the model's input."""
+def feature_matrix(events: Sequence[EmailEvent]) -> np.ndarray:
+    """Features of a batch: float32 array of shape ``(len(events), FEATURE_COUNT)``, the model's input.
+
+    Row ``i`` holds ``events[i]``'s features in ``FEATURE_NAMES`` order: counts ``log1p``-scaled,
+    flags 0.0/1.0, fractions in [0, 1]; never NaN. Phrase hits are counted for the whole batch in
+    one pass (``phrase_counts``), the rest per event.
+    """
+    matrix = np.zeros((len(events), FEATURE_COUNT), dtype=np.float32)
     if not events:
-        return np.zeros((0, FEATURE_COUNT), dtype=np.float32)
-    return np.asarray([extract_features(event) for event in events], dtype=np.float32)
+        return matrix
+    matrix[:, _STRUCTURED_COLUMNS] = np.asarray([_structured_features(event) for event in events], dtype=np.float64)
+    subjects = phrase_counts([event.subject.lower() for event in events])
+    bodies = [event.body_text.lower() for event in events]
+    body_hits = phrase_counts(bodies)
+    matrix[:, _SUBJECT_URGENCY] = subjects[:, _URGENCY]
+    matrix[:, _BODY_CREDENTIAL] = np.log1p(body_hits[:, _CREDENTIAL].astype(np.float64))
+    matrix[:, _BODY_PAYMENT] = np.log1p((body_hits[:, _PAYMENT] + subjects[:, _PAYMENT]).astype(np.float64))
+    matrix[:, _BODY_LENGTH] = np.log1p(np.asarray([len(body) for body in bodies], dtype=np.float64))
+    return matrix

@@ -34,12 +34,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from scorer.batching import BatchPolicy, commit_due
 from scorer.decode import DecodeError, decode_record
-from scorer.events import DeadLetterReason, EmailEvent
+from scorer.events import SCORE_ENCODER, DeadLetterReason, EmailEvent, ScoreRecord, SourcePosition
 from scorer.features import feature_matrix
 from scorer.http_server import HealthState
 from scorer.kafka_config import consumer_config, producer_config, read_credentials
@@ -100,6 +99,8 @@ class TakenBatch:
     """Records taken on together (from ``take_on``): they share one acknowledgement counter."""
 
     messages: list[Message]
+    # Where each of ``messages`` was read from (same order): the ``source`` of its score record.
+    positions: list[SourcePosition]
     ack: BatchAck
 
 
@@ -321,6 +322,7 @@ class ScorerService:
         """
         groups: dict[TopicPartitionKey, tuple[int, list[int]]] = {}
         taken: list[Message] = []
+        positions: list[SourcePosition] = []
         skipped: set[TopicPartitionKey] = set()
         for message in messages:
             if message.error() is not None:
@@ -341,6 +343,7 @@ class ScorerService:
                 group = groups[tp] = (epoch, [])
             group[1].append(offset)
             taken.append(message)
+            positions.append(SourcePosition(topic=topic, partition=partition, offset=offset))
         if not taken:
             return None
         for tp, (_epoch, offsets) in groups.items():
@@ -348,7 +351,7 @@ class ScorerService:
         self._metrics.records_consumed.labels(topic=self._settings.input_topic).inc(len(taken))
         self._metrics.batch_size.observe(len(taken))
         ack = BatchAck(tracker=self._tracker, metrics=self._metrics, groups=groups, remaining=len(taken))
-        return TakenBatch(messages=taken, ack=ack)
+        return TakenBatch(messages=taken, positions=positions, ack=ack)
 
     def score_and_produce(self, batch: TakenBatch) -> None:
         """Decode, featurise and score a taken-on batch; produce one output or dead-letter record per input.
@@ -358,8 +361,8 @@ class ScorerService:
         """
         ack = batch.ack
         events: list[EmailEvent] = []
-        scored: list[Message] = []
-        for message in batch.messages:
+        scored: list[tuple[Message, SourcePosition]] = []
+        for message, position in zip(batch.messages, batch.positions, strict=True):
             try:
                 event = decode_record(
                     message.value(), headers=message.headers(), key=message.key(), timestamp_ms=message.timestamp()[1]
@@ -368,42 +371,41 @@ class ScorerService:
                 self._dead_letter(message, error.reason, error.detail, ack)
                 continue
             events.append(event)
-            scored.append(message)
+            scored.append((message, position))
         if not events:
             return
         scores, errors = self._score(feature_matrix(events))
         verdicts = verdicts_for(scores, self._settings.verdict_thresholds)
-        now = datetime.now(UTC)
-        scored_at = now.isoformat()
-        now_ms = now.timestamp() * 1000.0
+        scored_at = datetime.now(UTC)
+        now_ms = scored_at.timestamp() * 1000.0
         settings = self._settings
         output_topic = settings.output_topic
         latency = self._metrics.end_to_end_latency
         verdict_counts: dict[str, int] = {}
-        for index, message in enumerate(scored):
+        for index, (message, position) in enumerate(scored):
             error_text = errors[index]
             if error_text is not None:
                 self._dead_letter(message, DeadLetterReason.MODEL_ERROR, error_text, ack)
                 continue
             event = events[index]
-            verdict = verdicts[index].value
-            record = {
-                "message_id": event.message_id,
-                "tenant_id": event.tenant_id,
-                "model_name": settings.model_name,
-                "model_version": settings.model_version,
-                "score": float(scores[index]),
-                "verdict": verdict,
-                "scored_at": scored_at,
-                "source": {"topic": message.topic(), "partition": message.partition(), "offset": message.offset()},
-            }
-            self._produce(output_topic, orjson.dumps(record), event.message_id.encode(), None, ack)
+            verdict = verdicts[index]
+            record = ScoreRecord(
+                message_id=event.message_id,
+                tenant_id=event.tenant_id,
+                model_name=settings.model_name,
+                model_version=settings.model_version,
+                score=float(scores[index]),
+                verdict=verdict,
+                scored_at=scored_at,
+                source=position,
+            )
+            self._produce(output_topic, SCORE_ENCODER.encode(record), event.message_id.encode(), None, ack)
             verdict_counts[verdict] = verdict_counts.get(verdict, 0) + 1
             timestamp_ms = message.timestamp()[1]
             if timestamp_ms > 0:
                 latency.observe(max(0.0, now_ms - timestamp_ms) / 1000.0)
-        for verdict, count in verdict_counts.items():
-            self._metrics.records_scored.labels(verdict=verdict).inc(count)
+        for counted, count in verdict_counts.items():
+            self._metrics.records_scored.labels(verdict=counted).inc(count)
 
     def process_batch(self, messages: list[Message]) -> int:
         """Take on, score and produce one fetched batch; returns how many records were taken on."""

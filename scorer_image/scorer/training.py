@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from scorer.artifacts import sha256_of_file
-from scorer.events import EmailEvent
+from scorer.events import event_from_object
 from scorer.features import FEATURE_COUNT, feature_matrix
 from scorer.generator import generate_events
 
@@ -58,7 +58,7 @@ def train_default_model(
     from sklearn.preprocessing import StandardScaler
 
     labelled = list(generate_events(events, seed=seed))
-    features = feature_matrix([EmailEvent.model_validate(item.event) for item in labelled])
+    features = feature_matrix([event_from_object(item.event) for item in labelled])
     labels = np.asarray([item.label for item in labelled], dtype=np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
         features, labels, test_size=test_fraction, random_state=seed, stratify=labels

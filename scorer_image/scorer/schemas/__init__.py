@@ -1,6 +1,6 @@
 """JSON Schemas of the scorer's input (``email_event.schema.json``) and output (``score_record.schema.json``).
 
-Generated from the pydantic models in ``scorer.events``; ``write_schemas`` regenerates them
+Generated from the msgspec Structs in ``scorer.events``; ``write_schemas`` regenerates them
 (``scorefleet-scorer schema --out scorer_image/scorer/schemas``) and a unit test fails on drift.
 """
 
@@ -10,28 +10,32 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+import msgspec
 
 from scorer.events import EmailEvent, ScoreRecord
 
 SCHEMA_DIR = Path(__file__).parent
-SCHEMA_FILES: dict[str, type[BaseModel]] = {
+SCHEMA_FILES: dict[str, type[msgspec.Struct]] = {
     "email_event.schema.json": EmailEvent,
     "score_record.schema.json": ScoreRecord,
 }
 
 
-def schema_of(model: type[BaseModel], file_name: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of ``model`` as validated on input (field aliases, e.g. ``from``)."""
-    schema = model.model_json_schema(by_alias=True, mode="validation")
+def schema_of(model: type[msgspec.Struct], file_name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``model`` with wire names (e.g. ``from``); the root inlined."""
+    schema = msgspec.json.schema(model)
+    definitions = schema.pop("$defs")
+    root = definitions.pop(model.__name__)
+    if definitions:
+        root["$defs"] = definitions
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://scorefleet.io/schemas/{file_name}",
-        **schema,
+        **root,
     }
 
 
-def render_schema(model: type[BaseModel], file_name: str) -> str:
+def render_schema(model: type[msgspec.Struct], file_name: str) -> str:
     """The committed text of one schema file (sorted keys, 2-space indent, trailing newline)."""
     return json.dumps(schema_of(model, file_name), indent=2, sort_keys=True) + "\n"
 

@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 from scorer.decode import RFC822_CONTENT_TYPE
-from scorer.events import DeadLetterReason, ScoreRecord
+from scorer.events import DeadLetterReason, score_record_from_object
 from scorer.features import FEATURE_NAMES
 from scorer.generator import generate_events, render_rfc822
 from scorer.model import ScoringModel, load_model
@@ -82,7 +82,7 @@ def test_every_record_scored_and_committed(
         )
 
     outputs = output_records(kafka_bootstrap_servers, topics.output)
-    by_id = {record["message_id"]: ScoreRecord.model_validate(record) for record in outputs}
+    by_id = {record["message_id"]: score_record_from_object(record) for record in outputs}
     assert set(by_id) == {item.event["message_id"] for item in items}
     first = by_id[items[0].event["message_id"]]
     assert (first.model_name, first.model_version) == (model_artifact.name, model_artifact.version)

@@ -13,7 +13,7 @@ import joblib
 import numpy as np
 import pytest
 from scorer.artifacts import ModelArtifactError, ModelIntegrityError, cache_path_for, fetch_artifact
-from scorer.events import EmailEvent
+from scorer.events import event_from_object
 from scorer.features import FEATURE_COUNT, feature_matrix
 from scorer.generator import generate_events
 from scorer.model import OnnxModel, SklearnModel, load_model, warm_up
@@ -109,7 +109,7 @@ def test_trained_onnx_model_scores(trained_model: TrainingReport) -> None:
     assert isinstance(model, OnnxModel)
     warm_up(model)
     items = list(generate_events(400, seed=99))
-    scores = model.predict_scores(feature_matrix([EmailEvent.model_validate(item.event) for item in items]))
+    scores = model.predict_scores(feature_matrix([event_from_object(item.event) for item in items]))
     assert scores.shape == (400,)
     assert np.all((scores >= 0) & (scores <= 1))
     labels = np.asarray([item.label for item in items])

@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from scorer.events import EmailEvent
+from scorer.events import EmailEvent, event_from_object
 from scorer.features import (
     FEATURE_COUNT,
     FEATURE_NAMES,
-    extract_features,
     feature_matrix,
     is_lookalike_domain,
+    phrase_counts,
     url_host,
 )
 from scorer.generator import generate_events
@@ -62,11 +62,11 @@ def _event(**fields: object) -> EmailEvent:
         "from": "a@acme.com",
         "to": ["b@acme.com"],
     }
-    return EmailEvent.model_validate({**base, **fields})
+    return event_from_object({**base, **fields})
 
 
 def _feature(event: EmailEvent, name: str) -> float:
-    return extract_features(event)[FEATURE_NAMES.index(name)]
+    return float(feature_matrix([event])[0, FEATURE_NAMES.index(name)])
 
 
 @pytest.mark.parametrize(
@@ -111,10 +111,34 @@ def test_feature_flags(fields: dict[str, object], name: str, expected: float) ->
 
 
 def test_feature_matrix_shape_and_values() -> None:
-    events = [EmailEvent.model_validate(item.event) for item in generate_events(200, seed=3)]
+    events = [event_from_object(item.event) for item in generate_events(200, seed=3)]
     matrix = feature_matrix(events)
     assert matrix.shape == (200, FEATURE_COUNT)
     assert matrix.dtype == np.float32
     assert np.all(np.isfinite(matrix))
     assert feature_matrix([]).shape == (0, FEATURE_COUNT)
     assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES))
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        pytest.param([], [], id="empty-batch"),
+        pytest.param(["", "nothing here"], [(0, 0, 0), (0, 0, 0)], id="no-matches"),
+        pytest.param(["verify your password"], [(1, 2, 0)], id="overlapping-phrases-all-count"),
+        pytest.param(["invoice", "", "urgent invoice"], [(0, 0, 1), (0, 0, 0), (1, 0, 1)], id="rows-kept-apart"),
+        pytest.param(["ée urgent", "çà\x00login"], [(1, 0, 0), (0, 1, 0)], id="non-ascii-and-nul-inside-a-text"),
+        pytest.param(["urgen", "t invoice"], [(0, 0, 0), (0, 0, 1)], id="no-match-across-texts"),
+    ],
+)
+def test_phrase_counts_per_text(texts: list[str], expected: list[tuple[int, int, int]]) -> None:
+    counts = phrase_counts(texts)
+    assert counts.shape == (len(texts), 3)
+    assert [tuple(row) for row in counts.tolist()] == expected
+
+
+def test_feature_rows_do_not_depend_on_the_batch() -> None:
+    events = [event_from_object(item.event) for item in generate_events(300, seed=5)]
+    batch = feature_matrix(events)
+    one_by_one = np.vstack([feature_matrix([event]) for event in events])
+    assert np.array_equal(batch, one_by_one)
