@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from scorer.batching import BatchPolicy, commit_due
 from scorer.decode import DecodeError, decode_record
-from scorer.events import SCORE_ENCODER, DeadLetterReason, EmailEvent, ScoreRecord, SourcePosition
+from scorer.events import SCORE_ENCODER, DeadLetterReason, EmailEvent, ScoreRecord, SourcePosition, Verdict
 from scorer.features import feature_matrix
 from scorer.http_server import HealthState
 from scorer.kafka_config import consumer_config, producer_config, read_credentials
@@ -361,51 +361,54 @@ class ScorerService:
         """
         ack = batch.ack
         events: list[EmailEvent] = []
-        scored: list[tuple[Message, SourcePosition]] = []
+        # (record, where it was read from, its Kafka timestamp in ms since the epoch) per decoded event
+        scored: list[tuple[Message, SourcePosition, int]] = []
         for message, position in zip(batch.messages, batch.positions, strict=True):
+            timestamp_ms = message.timestamp()[1]
             try:
                 event = decode_record(
-                    message.value(), headers=message.headers(), key=message.key(), timestamp_ms=message.timestamp()[1]
+                    message.value(), headers=message.headers(), key=message.key(), timestamp_ms=timestamp_ms
                 )
             except DecodeError as error:
                 self._dead_letter(message, error.reason, error.detail, ack)
                 continue
             events.append(event)
-            scored.append((message, position))
+            scored.append((message, position, timestamp_ms))
         if not events:
             return
         scores, errors = self._score(feature_matrix(events))
         verdicts = verdicts_for(scores, self._settings.verdict_thresholds)
         scored_at = datetime.now(UTC)
-        now_ms = scored_at.timestamp() * 1000.0
         settings = self._settings
         output_topic = settings.output_topic
-        latency = self._metrics.end_to_end_latency
-        verdict_counts: dict[str, int] = {}
-        for index, (message, position) in enumerate(scored):
-            error_text = errors[index]
+        encode = SCORE_ENCODER.encode
+        verdict_counts = dict.fromkeys(Verdict, 0)
+        produced_timestamps_ms: list[int] = []
+        for event, (message, position, timestamp_ms), score, verdict, error_text in zip(
+            events, scored, scores.tolist(), verdicts, errors, strict=True
+        ):
             if error_text is not None:
                 self._dead_letter(message, DeadLetterReason.MODEL_ERROR, error_text, ack)
                 continue
-            event = events[index]
-            verdict = verdicts[index]
             record = ScoreRecord(
                 message_id=event.message_id,
                 tenant_id=event.tenant_id,
                 model_name=settings.model_name,
                 model_version=settings.model_version,
-                score=float(scores[index]),
+                score=score,
                 verdict=verdict,
                 scored_at=scored_at,
                 source=position,
             )
-            self._produce(output_topic, SCORE_ENCODER.encode(record), event.message_id.encode(), None, ack)
-            verdict_counts[verdict] = verdict_counts.get(verdict, 0) + 1
-            timestamp_ms = message.timestamp()[1]
-            if timestamp_ms > 0:
-                latency.observe(max(0.0, now_ms - timestamp_ms) / 1000.0)
-        for counted, count in verdict_counts.items():
-            self._metrics.records_scored.labels(verdict=counted).inc(count)
+            self._produce(output_topic, encode(record), event.message_id.encode(), None, ack)
+            verdict_counts[verdict] += 1
+            produced_timestamps_ms.append(timestamp_ms)
+        for verdict, count in verdict_counts.items():
+            if count:
+                self._metrics.records_scored.labels(verdict=verdict.value).inc(count)
+        stamps_ms = np.asarray(produced_timestamps_ms, dtype=np.float64)
+        latencies_ms = scored_at.timestamp() * 1000.0 - stamps_ms[stamps_ms > 0]  # 0/-1: no timestamp on the record
+        self._metrics.end_to_end_latency.observe_many(np.maximum(latencies_ms, 0.0) / 1000.0)
 
     def process_batch(self, messages: list[Message]) -> int:
         """Take on, score and produce one fetched batch; returns how many records were taken on."""

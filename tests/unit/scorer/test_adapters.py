@@ -9,12 +9,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from scorer.http_server import HealthState, ProbeServer
 from scorer.kafka_config import client_id, consumer_config, producer_config, read_credentials
 from scorer.logs import JsonFormatter
-from scorer.metrics import ScorerMetrics
+from scorer.metrics import LATENCY_BUCKETS_SECONDS, BatchHistogram, ScorerMetrics
 from scorer.settings import OffsetResetPolicy, ScorerSettings
 
 
@@ -136,3 +137,33 @@ def test_json_log_line() -> None:
     assert line["pod"] == "scorer-1"
     assert "namespace" not in line  # empty static fields are left out
     assert line["partitions"] == [3]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param([], id="no-observations"),
+        pytest.param([0.0, 0.001, 0.0010001, 0.05, 0.3, 59.0, 61.0, 1e9], id="on-and-around-bounds"),
+        pytest.param([0.02] * 1000, id="one-bucket-many-times"),
+    ],
+)
+def test_batch_histogram_exposes_what_histogram_would(values: list[float]) -> None:
+    """Same observations, same /metrics text as prometheus-client's Histogram (minus its _created series;
+    _sum to rounding, as numpy adds a batch pairwise)."""
+    batched, reference = CollectorRegistry(), CollectorRegistry()
+    histogram = BatchHistogram("x_latency_seconds", "Latency.", buckets=LATENCY_BUCKETS_SECONDS, registry=batched)
+    histogram.observe_many(np.asarray(values[: len(values) // 2], dtype=np.float64))
+    histogram.observe_many(np.asarray(values[len(values) // 2 :], dtype=np.float64))
+    single = Histogram("x_latency_seconds", "Latency.", buckets=LATENCY_BUCKETS_SECONDS, registry=reference)
+    for value in values:
+        single.observe(value)
+
+    def exposition(registry: CollectorRegistry) -> tuple[list[str], float]:
+        lines = [line for line in generate_latest(registry).decode().splitlines() if "_created" not in line]
+        (total,) = [float(line.split()[-1]) for line in lines if line.startswith("x_latency_seconds_sum ")]
+        return [line for line in lines if not line.startswith("x_latency_seconds_sum ")], total
+
+    lines, total = exposition(batched)
+    reference_lines, reference_total = exposition(reference)
+    assert lines == reference_lines
+    assert total == pytest.approx(reference_total, rel=1e-12)
