@@ -36,6 +36,8 @@ _WAITING_REASONS: dict[str, Reason] = {
     "CrashLoopBackOff": Reason.CRASH_LOOP_BACK_OFF,
     "CreateContainerConfigError": Reason.CONTAINER_CONFIG_ERROR,
     "CreateContainerError": Reason.CONTAINER_CONFIG_ERROR,
+    # The runtime created the container but could not start its process (bad command, missing binary).
+    "RunContainerError": Reason.CONTAINER_CONFIG_ERROR,
 }
 #: When several pods are unhealthy, the most specific reason wins (lower = reported first).
 _REASON_PRIORITY = (

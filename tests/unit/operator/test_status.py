@@ -97,6 +97,14 @@ def conditions_of(status: object) -> dict[str, tuple[str, str]]:
             id="image-pull-outranks-crashloop",
         ),
         pytest.param(
+            Observation(generation=3, deployment=dep(ready_replicas=0, available_replicas=0),
+                        pods=(pod(waiting_reason="RunContainerError",
+                                  waiting_message="exec: \"scorefleet-scorer\": executable file not found"),)),
+            PipelinePhase.DEGRADED,
+            ("False", "NotAvailable"), ("True", "RollingOut"), ("True", "CreateContainerConfigError"), None,
+            id="container-cannot-start",
+        ),
+        pytest.param(
             Observation(generation=3, deployment=dep(),
                         pods=(ObservedPod(name="old", deleting=True, containers=(
                             ObservedContainer(name="scorer", waiting_reason="CrashLoopBackOff"),)),)),
