@@ -161,7 +161,7 @@ class ScalingSpec(ApiModel):
 
 
 class PartitionLagStatus(ApiModel):
-    """One partition's lag in ``status.lag.perPartition``."""
+    """One partition's lag in status.lag.perPartition."""
 
     partition: int = Field(ge=0, description="Partition number of the input topic.")
     lag_messages: int = Field(ge=0, description="Messages of this partition not yet committed by the group.")

@@ -63,6 +63,15 @@ def test_every_field_has_a_description() -> None:
     assert undocumented == []
 
 
+def test_descriptions_are_plain_text() -> None:
+    """`kubectl explain` prints descriptions verbatim: no reST markup from docstrings."""
+    marked_up = [
+        path for path, node in walk(schema())
+        if any(mark in node.get("description", "") for mark in ("``", ":class:", ":func:", ":meth:"))
+    ]
+    assert marked_up == []
+
+
 @pytest.mark.parametrize(
     ("path", "rule_fragment"),
     [
