@@ -9,9 +9,11 @@ exporter, Prometheus, the model store, the node agent; `down` stops them in reve
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -26,7 +28,9 @@ import yaml
 
 from . import builds, pki
 from .config import REPO_ROOT, StackSettings
-from .processes import Component, StackError, Supervisor, port_in_use
+from .node_agent.settings import POD_IP_PREFIX
+from .node_agent.sockets import pids_listening_under
+from .processes import Component, StackError, Supervisor, pid_alive, port_in_use
 
 NODE_NAME = "scorefleet-node"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kafka", "lag-exporter",
@@ -378,12 +382,35 @@ def up(settings: StackSettings, *, skip: frozenset[str] = frozenset(), say: Call
 
 
 def stop_all(settings: StackSettings, *, say: Callable[[str], None] = print) -> None:
-    """Stop every component that has a live pid file, in reverse start order."""
+    """Stop every component that has a live pid file, in reverse start order; then, if this stack
+    ran a node agent, the pod processes it left behind (`stop_leftover_pods`)."""
     supervisor = Supervisor(pids_dir=settings.pids_dir, logs_dir=settings.logs_dir, say=say)
     for name in reversed(ORDER):
         grace = 45.0 if name == "node-agent" else 20.0
         if supervisor.stop(name, grace_seconds=grace):
             say(f"  {name}: stopped")
+        if name == "node-agent" and (settings.state_dir / "node-agent").is_dir():
+            stop_leftover_pods(say=say)
+
+
+def stop_leftover_pods(
+    *, prefix: str = POD_IP_PREFIX, grace_seconds: float = 10.0, say: Callable[[str], None] = print
+) -> None:
+    """Stop processes still listening on a pod IP (under `prefix`) once the node agent is gone: pods
+    of an agent that was killed (SIGKILL, a crash) outlive it and would hold their address into the
+    next stack. SIGTERM, then SIGKILL after `grace_seconds`."""
+    leftovers = pids_listening_under(prefix)
+    for pid, addresses in sorted(leftovers.items()):
+        say(f"  leftover pod process {pid} on {', '.join(sorted(addresses))}: stopping")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and any(pid_alive(pid) for pid in leftovers):
+        time.sleep(0.1)
+    for pid in leftovers:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def down(settings: StackSettings, *, keep_state: bool = False, say: Callable[[str], None] = print) -> None:

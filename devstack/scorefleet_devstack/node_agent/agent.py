@@ -22,6 +22,7 @@ from .kubelet_server import KubeletServer
 from .node import NodeHeartbeat
 from .pod_worker import PodWorker, WorkerContext, kill_recorded_processes, load_state
 from .settings import AgentSettings
+from .sockets import addresses_listened_on
 from .status import PodPhase
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class NodeAgent:
         with self._ip_lock:
             if preferred and self._ip_pool.reserve(pod_uid, address=preferred):
                 return preferred
-            return self._ip_pool.allocate(pod_uid)
+            occupied = addresses_listened_on(self._settings.pod_ip_prefix)
+            return self._ip_pool.allocate(pod_uid, occupied=occupied)
 
     def _release_ip(self, pod_uid: str) -> None:
         with self._ip_lock:

@@ -9,6 +9,7 @@ at a new pod.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 
 
 class PoolExhaustedError(Exception):
@@ -32,11 +33,15 @@ class PodIPPool:
         self._by_uid: dict[str, str] = {}
         self._last_host = self.FIRST_HOST - 1
 
-    def allocate(self, pod_uid: str) -> str:
-        """The pod's IP: its existing one, else the next free address. Raises ``PoolExhaustedError``."""
+    def allocate(self, pod_uid: str, *, occupied: Collection[str] = ()) -> str:
+        """The pod's IP: its existing one, else the next free address. Raises ``PoolExhaustedError``.
+
+        ``occupied``: addresses to skip although no pod holds them (a process the agent does not
+        know listens there; see ``sockets.addresses_listened_on``).
+        """
         if pod_uid in self._by_uid:
             return self._by_uid[pod_uid]
-        in_use = set(self._by_uid.values())
+        in_use = set(self._by_uid.values()) | set(occupied)
         span = self.LAST_HOST - self.FIRST_HOST + 1
         for step in range(1, span + 1):
             host = self.FIRST_HOST + (self._last_host - self.FIRST_HOST + step) % span

@@ -54,6 +54,10 @@ def load_image_map(path: Path) -> dict[str, list[str]]:
     return image_map
 
 
+POD_IP_PREFIX = "127.0.1."
+"""Default loopback /24 of pod IPs (all of 127.0.0.0/8 is loopback on Linux)."""
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Everything the agent is configured with."""
@@ -68,7 +72,7 @@ class AgentSettings:
     """KUBERNETES_SERVICE_HOST given to containers."""
     apiserver_port: int
     """KUBERNETES_SERVICE_PORT given to containers."""
-    pod_ip_prefix: str = "127.0.1."
+    pod_ip_prefix: str = POD_IP_PREFIX
     """Pod IPs are ``<prefix>2`` .. ``<prefix>254``."""
     kubelet_port: int = 10250
     """Port of the kubelet-API server (``kubectl logs``, ``/healthz``) on ``host_ip``."""
