@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 from scorer.decode import (
     DecodeError,
+    collapse_blanks,
     decode_record,
     find_urls,
     html_to_text,
@@ -250,3 +252,18 @@ def test_html_to_text() -> None:
 )
 def test_parse_authentication_results(header: str | None, expected: dict[str, str]) -> None:
     assert parse_authentication_results(header) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("one two", id="single-spaces-untouched"),
+        pytest.param("a \t\r\f\v  b", id="mixed-run"),
+        pytest.param("line one  \n\n  line two\t", id="newlines-kept"),
+        pytest.param("\v\va\t", id="leading-and-trailing"),
+        pytest.param("x" + " \t" * 500 + "y", id="long-run"),
+    ],
+)
+def test_collapse_blanks_is_the_whitespace_regex(text: str) -> None:
+    assert collapse_blanks(text) == re.sub(r"[ \t\r\f\v]+", " ", text)
