@@ -11,11 +11,22 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The scorer's feature extraction is a Rust extension (scorer_native, built by maturin as pinned in
+# its pyproject). Cargo's build cache lives outside the clone and outlives it, so a rebuild after a
+# change compiles only the crate itself; rustup's default cargo location is on the PATH in case
+# the shell's PATH lacks it.
+NATIVE := scorer_image/native
+NATIVE_SOURCES := $(addprefix $(NATIVE)/,Cargo.toml Cargo.lock pyproject.toml scorer_native.pyi) $(wildcard $(NATIVE)/src/*.rs)
+NATIVE_TARGET_DIR ?= $(HOME)/.cache/scorefleet/native-target
+
+$(VENV)/.installed: pyproject.toml requirements.lock $(NATIVE_SOURCES)
 	@echo "setup: python virtual environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip
 	@$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	@echo "setup: scorer_native (Rust, $(NATIVE)) into $(VENV)"
+	@PATH="$(HOME)/.cargo/bin:$$PATH" CARGO_TARGET_DIR="$(NATIVE_TARGET_DIR)" \
+	  $(BIN)/pip install -q --no-deps --force-reinstall ./$(NATIVE)
 	@touch $@
 
 ## setup: Python deps in .venv, then the stack's binaries (etcd, Kubernetes, helm, Kafka, Prometheus)
