@@ -259,9 +259,16 @@ impl OverlappingMatcher {
     #[inline(always)]
     fn visit_matches(&self, state: StateID, visit: &mut impl FnMut(usize)) {
         if self.automaton.is_match(state) {
-            for index in 0..self.automaton.match_len(state) {
-                visit(self.automaton.match_pattern(state, index).as_usize());
-            }
+            self.visit_patterns(state, visit);
+        }
+    }
+
+    /// Out of the walk's loop: matches are rare, and the loop keeps its registers for the walks.
+    #[cold]
+    #[inline(never)]
+    fn visit_patterns(&self, state: StateID, visit: &mut dyn FnMut(usize)) {
+        for index in 0..self.automaton.match_len(state) {
+            visit(self.automaton.match_pattern(state, index).as_usize());
         }
     }
 
@@ -282,13 +289,15 @@ impl OverlappingMatcher {
 
     /// Calls `visit(pattern index)` for each occurrence in `haystack`, in no particular order.
     ///
-    /// Two walks run in lockstep, one per half, because the CPU overlaps independent walks
-    /// (mail bodies are matched ~1.7x faster). The second starts `overlap` bytes before its half,
-    /// so its state is complete by its half's first byte, and counts only matches ending there
-    /// or later: each occurrence is seen exactly once.
+    /// Four walks run in lockstep, one per quarter, because the CPU overlaps independent walks
+    /// (about twice as fast as one walk on mail bodies).
+    /// Each walk but the first starts `overlap` bytes before its quarter, so that its state is
+    /// complete by the quarter's first byte, and counts only matches ending in its quarter (the
+    /// last one also reads what is left after it): every occurrence is seen exactly once.
     fn for_each_pattern(&self, haystack: &[u8], mut visit: impl FnMut(usize)) {
-        let half = haystack.len() / 2;
-        if half <= self.overlap {
+        let overlap = self.overlap;
+        let part = haystack.len() / 4;
+        if part <= overlap {
             let mut state = self.start;
             for &byte in haystack {
                 state = self.next(state, byte);
@@ -296,19 +305,44 @@ impl OverlappingMatcher {
             }
             return;
         }
-        let (first, second) = (&haystack[..half], &haystack[half - self.overlap..]);
-        let (mut first_state, mut second_state) = (self.start, self.start);
-        for (at, (&first_byte, &second_byte)) in first.iter().zip(second).enumerate() {
-            first_state = self.next(first_state, first_byte);
-            second_state = self.next(second_state, second_byte);
-            self.visit_matches(first_state, &mut visit);
-            if at >= self.overlap {
-                self.visit_matches(second_state, &mut visit);
+        let walk = |index: usize| &haystack[index * part - overlap..];
+        let (w0, w1, w2, w3) = (&haystack[..part], walk(1), walk(2), walk(3));
+        let [mut s0, mut s1, mut s2, mut s3] = [self.start; 4];
+        let lockstep = |from: usize, to: usize| {
+            w0[from..to]
+                .iter()
+                .zip(&w1[from..to])
+                .zip(&w2[from..to])
+                .zip(&w3[from..to])
+        };
+        for (((&b0, &b1), &b2), &b3) in lockstep(0, overlap) {
+            s0 = self.next(s0, b0);
+            s1 = self.next(s1, b1);
+            s2 = self.next(s2, b2);
+            s3 = self.next(s3, b3);
+            self.visit_matches(s0, &mut visit);
+        }
+        for (((&b0, &b1), &b2), &b3) in lockstep(overlap, part) {
+            s0 = self.next(s0, b0);
+            s1 = self.next(s1, b1);
+            s2 = self.next(s2, b2);
+            s3 = self.next(s3, b3);
+            for state in [s0, s1, s2, s3] {
+                self.visit_matches(state, &mut visit);
             }
         }
-        for &byte in &second[first.len()..] {
-            second_state = self.next(second_state, byte);
-            self.visit_matches(second_state, &mut visit);
+        let rest = part..part + overlap;
+        for ((&b1, &b2), &b3) in w1[rest.clone()].iter().zip(&w2[rest.clone()]).zip(&w3[rest]) {
+            s1 = self.next(s1, b1);
+            s2 = self.next(s2, b2);
+            s3 = self.next(s3, b3);
+            for state in [s1, s2, s3] {
+                self.visit_matches(state, &mut visit);
+            }
+        }
+        for &byte in &w3[part + overlap..] {
+            s3 = self.next(s3, byte);
+            self.visit_matches(s3, &mut visit);
         }
     }
 }
