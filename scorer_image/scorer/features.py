@@ -24,9 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scorer_native
 
 from scorer.events import EmailEvent
+
+try:
+    import scorer_native
+except ModuleNotFoundError as exc:
+    raise ImportError(
+        "scorer_native, the feature extraction in Rust (scorer_image/native), is not installed: "
+        "run `make venv` (needs cargo), or install the wheel that the scorer image builds"
+    ) from exc
 
 FEATURE_NAMES: tuple[str, ...] = (
     "spf_fail",
