@@ -33,7 +33,7 @@ fn little_endian_bytes<'py, const WIDTH: usize, T: Copy>(
 
 /// The features of a batch of events: float32 little-endian, row-major, `len(events)` rows of
 /// `len(FEATURE_NAMES)` columns. Raises `AttributeError`/`TypeError` for an event that is not an
-/// `EmailEvent` (see `row::write_row`).
+/// `EmailEvent`, naming the field.
 #[pyfunction]
 fn feature_matrix<'py>(events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyByteArray>> {
     let mut values: Vec<f32> = Vec::new();
