@@ -120,6 +120,7 @@ class ScorerService:
         self._tracker = OffsetTracker()
         self._policy = BatchPolicy(
             max_messages=settings.batch_max_messages,
+            max_bytes=settings.batch_max_bytes,
             max_wait_ms=settings.batch_max_wait_ms,
             max_in_flight_messages=settings.max_in_flight_messages,
         )
@@ -131,6 +132,7 @@ class ScorerService:
         self._last_lag = 0.0
         self._commit_failed = False
         self._stop: threading.Event | None = None
+        self._mean_record_bytes = 0.0  # of the last batch taken on; sizes the next fetch
 
     # -- rebalance callbacks (run inside consumer.consume on the loop thread) --
 
@@ -346,6 +348,7 @@ class ScorerService:
             positions.append(SourcePosition(topic=topic, partition=partition, offset=offset))
         if not taken:
             return None
+        self._mean_record_bytes = sum(map(len, taken)) / len(taken)  # len(Message): its value's size
         for tp, (_epoch, offsets) in groups.items():
             self._tracker.fetched(tp, offsets)
         self._metrics.records_consumed.labels(topic=self._settings.input_topic).inc(len(taken))
@@ -437,7 +440,9 @@ class ScorerService:
 
         Rebalance callbacks run inside this call.
         """
-        request = self._policy.next_fetch(in_flight_messages=len(self._producer))
+        request = self._policy.next_fetch(
+            in_flight_messages=len(self._producer), mean_record_bytes=self._mean_record_bytes
+        )
         if request is None:
             self._producer.poll(0.05)
             return []

@@ -94,6 +94,13 @@ class ScorerSettings(BaseSettings):
 
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, description="Most records scored at once.")
     batch_max_wait_ms: int = Field(default=20, ge=0, le=60_000, description="Longest wait to fill a batch.")
+    batch_max_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="Most record bytes scored at once (estimated from the previous batch's mean record size): "
+        "bounds a batch of ~20 KB raw mails as batch_max_messages bounds one of ~1 KB JSON events.",
+    )
 
     http_host: str = Field(default="0.0.0.0", description="Bind address of /metrics /healthz /readyz.")
     http_port: int = Field(default=9102, ge=0, le=65535, description="Port of /metrics /healthz /readyz.")

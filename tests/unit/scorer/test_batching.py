@@ -17,8 +17,24 @@ from scorer.batching import BatchPolicy, FetchRequest, commit_due
     ],
 )
 def test_next_fetch(in_flight: int, expected: FetchRequest | None) -> None:
-    policy = BatchPolicy(max_messages=500, max_wait_ms=20, max_in_flight_messages=10_000)
-    assert policy.next_fetch(in_flight_messages=in_flight) == expected
+    policy = BatchPolicy(max_messages=500, max_bytes=1_048_576, max_wait_ms=20, max_in_flight_messages=10_000)
+    assert policy.next_fetch(in_flight_messages=in_flight, mean_record_bytes=700.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("mean_record_bytes", "in_flight", "expected_messages"),
+    [
+        pytest.param(0.0, 0, 500, id="size-unknown-count-bound"),
+        pytest.param(700.0, 0, 500, id="small-json-count-bound"),
+        pytest.param(21_700.0, 0, 48, id="raw-mail-byte-bound"),
+        pytest.param(21_700.0, 9_980, 20, id="in-flight-room-tighter-than-bytes"),
+        pytest.param(5_000_000.0, 0, 1, id="record-over-budget-still-one"),
+    ],
+)
+def test_next_fetch_byte_budget(mean_record_bytes: float, in_flight: int, expected_messages: int) -> None:
+    policy = BatchPolicy(max_messages=500, max_bytes=1_048_576, max_wait_ms=20, max_in_flight_messages=10_000)
+    request = policy.next_fetch(in_flight_messages=in_flight, mean_record_bytes=mean_record_bytes)
+    assert request == FetchRequest(max_messages=expected_messages, timeout_seconds=0.02)
 
 
 @pytest.mark.parametrize(
