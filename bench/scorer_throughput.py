@@ -103,10 +103,12 @@ def paced_produce(
     bootstrap: str, topic: str, records: list[tuple[bytes, bytes, Any]], rate: float, *, warmup_topic: str
 ) -> float:
     """Produce at ``rate`` records/s (in 10 ms steps); returns the achieved rate."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True})
-    # Warm the producer up (connection, idempotent producer id) so its start-up is not counted as latency.
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    # Warm the producer up (connection, idempotent producer id, the topic's partition leaders) so
+    # its start-up is not counted as latency: records wait in the producer until it knows them.
     producer.produce(warmup_topic, b"warm-up")
     assert producer.flush(30) == 0
+    producer.list_topics(topic, timeout=30)
     started = time.perf_counter()
     for index, (key, value, headers) in enumerate(records):
         due = started + index / rate
