@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SCOREFLEET := $(BIN)/scorefleet
 PYTEST_ARGS ?=
 
-.PHONY: setup venv up down status env test unit lint crds docs demo bench-scorer bench-client bench-operator bench-autoscale
+.PHONY: setup venv up down status env test unit lint crds docs demo bench-scorer bench-features bench-client bench-operator bench-autoscale
 
 venv: $(VENV)/.installed
 
@@ -73,6 +73,8 @@ demo: setup
 ## benchmarks (each needs the stack: `make up`; each prints its figures and a final JSON line)
 bench-scorer: venv
 	$(BIN)/python bench/scorer_throughput.py --count 200000 --raw-count 20000
+bench-features: venv
+	$(BIN)/python bench/features.py --count 20000 --batch-size 500
 bench-client: venv
 	$(BIN)/python bench/scorer_client_passthrough.py --count 100000
 bench-operator: venv
