@@ -12,7 +12,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,12 +141,7 @@ class Supervisor:
         self.pid_file(name).unlink(missing_ok=True)
         if pid is None:
             return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_seconds
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.1)
-        if pid_alive(pid):
-            _signal_group(pid, signal.SIGKILL)
+        terminate([pid], grace_seconds=grace_seconds)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         return True
@@ -186,6 +181,19 @@ def _probe(component: Component) -> bool:
         return component.ready()
     except Exception:
         return False
+
+
+def terminate(pids: Collection[int], *, grace_seconds: float) -> None:
+    """SIGTERM each process's group (and the process), wait up to `grace_seconds` for all of them
+    to exit, then SIGKILL the groups of those still alive."""
+    for pid in pids:
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and any(pid_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if pid_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

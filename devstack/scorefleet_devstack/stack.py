@@ -9,11 +9,9 @@ exporter, Prometheus, the model store, the node agent; `down` stops them in reve
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from . import builds, pki
 from .config import REPO_ROOT, StackSettings
 from .node_agent.settings import POD_IP_PREFIX
 from .node_agent.sockets import pids_listening_under
-from .processes import Component, StackError, Supervisor, pid_alive, port_in_use
+from .processes import Component, StackError, Supervisor, port_in_use, terminate
 
 NODE_NAME = "scorefleet-node"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kafka", "lag-exporter",
@@ -402,15 +400,7 @@ def stop_leftover_pods(
     leftovers = pids_listening_under(prefix)
     for pid, addresses in sorted(leftovers.items()):
         say(f"  leftover pod process {pid} on {', '.join(sorted(addresses))}: stopping")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and any(pid_alive(pid) for pid in leftovers):
-        time.sleep(0.1)
-    for pid in leftovers:
-        if pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    terminate(list(leftovers), grace_seconds=grace_seconds)
 
 
 def down(settings: StackSettings, *, keep_state: bool = False, say: Callable[[str], None] = print) -> None:
