@@ -265,7 +265,7 @@ def components(settings: StackSettings, binaries: builds.Binaries, reused: Reuse
             (kafka_dir / "server.properties").write_text(_kafka_properties(settings))
             (kafka_dir / "log4j2.yaml").write_text(KAFKA_LOG4J2)
             if not (kafka_dir / "data" / "meta.properties").exists():
-                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+                cluster_id = kafka_cluster_id()
                 result = subprocess.run(
                     ["java", "-cp", f"{binaries.kafka_libs}/*",
                      f"-Dlog4j2.configurationFile={kafka_dir / 'log4j2.yaml'}",
@@ -377,6 +377,15 @@ def up(settings: StackSettings, *, skip: frozenset[str] = frozenset(), say: Call
         raise
     say(f"up: ready in {time.monotonic() - started:.1f} s")
     return endpoints(settings, reused)
+
+
+def kafka_cluster_id() -> str:
+    """A random Kafka cluster id: a UUID as 22 characters of URL-safe base64, never starting with
+    '-' (a command line would read it as an option), as Kafka's own `Uuid.randomUuid` ensures."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def stop_all(settings: StackSettings, *, say: Callable[[str], None] = print) -> None:

@@ -18,6 +18,13 @@ def settings(tmp_path: Path) -> StackSettings:
     return StackSettings(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
 
 
+def test_kafka_cluster_ids_never_read_as_an_option() -> None:
+    """About one random id in 64 used to start with '-', and kafka-storage format then failed."""
+    ids = {stack.kafka_cluster_id() for _ in range(2_000)}
+    assert len(ids) == 2_000
+    assert all(len(cluster_id) == 22 and not cluster_id.startswith("-") for cluster_id in ids)
+
+
 def test_kafka_properties_are_single_node_kraft_on_loopback(settings: StackSettings) -> None:
     props = dict(line.split("=", 1) for line in stack._kafka_properties(settings).splitlines() if line)
     assert props["process.roles"] == "broker,controller"
