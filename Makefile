@@ -7,11 +7,11 @@ BIN := $(VENV)/bin
 SCOREFLEET := $(BIN)/scorefleet
 PYTEST_ARGS ?=
 
-.PHONY: setup venv up down status env test unit lint crds docs demo bench-scorer bench-features bench-client bench-operator bench-autoscale
+.PHONY: setup venv up down status env test unit native-test lint crds docs demo bench-scorer bench-features bench-client bench-operator bench-autoscale
 
 venv: $(VENV)/.installed
 
-# The scorer's feature extraction is a Rust extension (scorer_native, built by maturin as pinned in
+# The scorer's feature extraction and MIME parsing are a Rust extension (scorer_native, built by maturin as pinned in
 # its pyproject). Cargo's build cache lives outside the clone and outlives it, so a rebuild after a
 # change compiles only the crate itself; rustup's default cargo location is on the PATH in case
 # the shell's PATH lacks it.
@@ -56,11 +56,15 @@ crds: venv
 docs: venv
 	$(BIN)/python -m detection_operator.docgen
 
-unit: venv
+## native-test: the Rust unit tests of scorer_native (MIME fields, URLs, feature rules)
+native-test:
+	cd $(NATIVE) && PATH="$(HOME)/.cargo/bin:$$PATH" CARGO_TARGET_DIR="$(NATIVE_TARGET_DIR)" cargo test --release --locked -q
+
+unit: venv native-test
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 ## test: lint, start a fresh stack, run every test (unit, integration, e2e), stop the stack, return the suite's status
-test: setup lint
+test: setup lint native-test
 	@$(SCOREFLEET) devstack down
 	@$(SCOREFLEET) devstack up
 	@status=0; $(BIN)/pytest -q -p no:cacheprovider tests $(PYTEST_ARGS) || status=$$?; \

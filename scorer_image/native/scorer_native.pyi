@@ -1,10 +1,12 @@
-"""Feature extraction of the scorefleet scorer, in Rust (scorer_image/native/src).
+"""The scorefleet scorer's hot path in Rust (scorer_image/native/src): features and MIME parsing.
 
-Called by ``scorer.features``, which documents the contract; this stub types the raw module.
+Called by ``scorer.features`` and ``scorer.decode``, which document the contracts; this stub
+types the raw module.
 Texts must be ``str`` (``TypeError`` otherwise); a lone surrogate in one reads as U+FFFD.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 FEATURE_NAMES: tuple[str, ...]
 """Column names of ``feature_matrix`` in order (the model artifact's contract)."""
@@ -23,3 +25,11 @@ def url_host(url: str) -> str:
 
 def is_lookalike_domain(domain: str) -> bool:
     """True when ``domain`` imitates a brand without being it (case-sensitive)."""
+
+def find_urls(texts: Iterable[str], limit: int) -> list[str]:
+    """URLs in ``texts``, in order of first appearance, unique, at most ``limit``
+    (``scorer.decode.find_urls`` gives the rule)."""
+
+def parse_rfc822(raw: bytes, kept_headers: Sequence[str], url_limit: int) -> dict[str, Any] | None:
+    """The fields of a raw RFC 5322 message (keys as ``scorer.decode``'s parsers return them,
+    ``sent_at`` in seconds since the epoch), or None when the parser refuses the message."""

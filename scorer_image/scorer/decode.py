@@ -4,9 +4,12 @@ Two input forms share one topic:
 
 - JSON email events (the default), parsed and validated into ``EmailEvent`` in one msgspec pass.
 - Raw RFC 5322 messages, marked by the Kafka header ``content-type: message/rfc822``. They are
-  parsed with ``fast-mail-parser`` (Rust, ~10x the stdlib on real mail); what it refuses is
-  retried with the stdlib ``email`` package; a message neither yields a header block from is
-  undecodable. Missing or invalid headers (no Date, an unparseable Date, no From) are normal.
+  parsed in Rust by ``scorer_native.parse_rfc822`` (the ``mailparse`` crate, the parser that
+  ``fast-mail-parser`` wraps), which hands over only the event's fields: the HTML part, most of
+  a real mail's text, stays in Rust unless the body text must come from it. What it refuses
+  (bad base64, say) is retried with the stdlib ``email`` package; a message neither yields a
+  header block from is undecodable. Both read the same parts as body and as attachments.
+  Missing or invalid headers (no Date, an unparseable Date, no From) are normal.
 
 Errors are values here (``DecodeError`` with a ``DeadLetterReason``), because a bad record is
 input to route, not an exception to stop the loop.
@@ -26,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import Message
 
-import fast_mail_parser
 import msgspec
+import scorer_native
 
 from scorer.events import EVENT_DECODER, DeadLetterReason, EmailEvent, event_from_object
 
@@ -38,8 +41,6 @@ MAX_URLS = 50
 MAX_BODY_CHARS = 20_000
 KEPT_HEADERS = ("list-unsubscribe", "x-mailer", "return-path", "x-originating-ip", "precedence", "auto-submitted")
 
-# A literal prefix lets the regex engine skip ahead; an alternation or IGNORECASE scans every position.
-_URL = re.compile(r"""https?://[^\s<>"'()\[\]{}]+""")
 _TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACE_RUN = re.compile(" {2,}")
 _AUTH = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
@@ -96,14 +97,12 @@ def html_to_text(markup: str) -> str:
 
 
 def find_urls(*texts: str) -> list[str]:
-    """URLs in ``texts``, in order of first appearance, unique, at most ``MAX_URLS``."""
-    seen: dict[str, None] = {}
-    for text in texts:
-        for match in _URL.findall(text):
-            seen.setdefault(match.rstrip(".,;:!?"), None)
-            if len(seen) >= MAX_URLS:
-                return list(seen)
-    return list(seen)
+    """URLs in ``texts``, in order of first appearance, unique, at most ``MAX_URLS``.
+
+    A URL is what ``re.findall(r"https?://[^\\s<>\"'()\\[\\]{}]+", text)`` finds (case-sensitive,
+    Python's whitespace), less its trailing ``.,;:!?``; the scan runs in ``scorer_native``.
+    """
+    return scorer_native.find_urls(texts, MAX_URLS)
 
 
 def collapse_blanks(text: str) -> str:
@@ -144,6 +143,7 @@ def _event_from_fields(
     subject: str,
     plain: str,
     markup: str,
+    urls: list[str],
     attachments: list[dict[str, object]],
     headers: dict[str, str],
     authentication_results: str | None,
@@ -161,7 +161,7 @@ def _event_from_fields(
             "to": to,
             "subject": subject,
             "body_text": body,
-            "urls": find_urls(plain, markup),
+            "urls": urls,
             "attachments": attachments,
             "headers": headers,
             "auth": parse_authentication_results(authentication_results),
@@ -169,36 +169,16 @@ def _event_from_fields(
     )
 
 
-def _parse_fast(raw: bytes) -> tuple[dict[str, object], bool]:
-    mail = fast_mail_parser.parse_email(raw)
-    headers = {key.lower(): values[0] for key, values in mail.headers.items() if values}
-    if not headers:
+def _parse_native(raw: bytes) -> tuple[dict[str, object], bool]:
+    fields = scorer_native.parse_rfc822(raw, KEPT_HEADERS, MAX_URLS)
+    if fields is None:
         return {}, False
+    sent_at = fields["sent_at"]
     try:
-        sent_at = mail.date_parsed
-    except (ValueError, OverflowError):
-        sent_at = None
-    fields: dict[str, object] = {
-        "message_id": _strip_angle(headers.get("message-id", "")),
-        "sent_at": sent_at,
-        "from_address": mail.from_.address if mail.from_ is not None else None,
-        "reply_to": mail.reply_to[0].address if mail.reply_to else None,
-        "to": [address.address for address in mail.to],
-        "subject": mail.subject or "",
-        "plain": "\n".join(mail.text_plain),
-        "markup": "\n".join(mail.text_html),
-        "attachments": [
-            {
-                "name": attachment.filename,
-                "content_type": attachment.mimetype,
-                "size_bytes": len(attachment.content),
-                "sha256": hashlib.sha256(attachment.content).hexdigest(),
-            }
-            for attachment in mail.attachments
-        ],
-        "headers": {key: headers[key] for key in KEPT_HEADERS if key in headers},
-        "authentication_results": headers.get("authentication-results"),
-    }
+        fields["sent_at"] = None if sent_at is None else datetime.fromtimestamp(sent_at, UTC)
+    except (ValueError, OverflowError, OSError):
+        fields["sent_at"] = None
+    fields["message_id"] = _strip_angle(fields["message_id"])
     return fields, True
 
 
@@ -260,6 +240,7 @@ def _parse_stdlib(raw: bytes) -> tuple[dict[str, object], bool]:
         "subject": str(email.header.make_header(email.header.decode_header(headers.get("subject", "")))),
         "plain": "\n".join(plain),
         "markup": "\n".join(markup),
+        "urls": find_urls(*plain, *markup),
         "attachments": attachments,
         "headers": {key: headers[key] for key in KEPT_HEADERS if key in headers},
         "authentication_results": headers.get("authentication-results"),
@@ -274,11 +255,7 @@ def decode_rfc822_event(raw: bytes, *, fallback_message_id: str, tenant_id: str,
     hash of the bytes); ``tenant_id`` and ``received_at`` come from the Kafka record.
     Raises DecodeError(UNPARSEABLE_MIME) when neither parser finds a header block.
     """
-    fields: dict[str, object]
-    try:
-        fields, ok = _parse_fast(raw)
-    except fast_mail_parser.ParseError:
-        ok = False
+    fields, ok = _parse_native(raw)
     if not ok:
         try:
             fields, ok = _parse_stdlib(raw)

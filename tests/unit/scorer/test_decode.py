@@ -1,14 +1,18 @@
-"""Decoding records: JSON events, raw RFC 5322 messages (fast parser, stdlib fallback), and poison."""
+"""Decoding records: JSON events, raw RFC 5322 messages (native parser, stdlib fallback), and poison."""
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 from scorer.decode import (
+    MAX_URLS,
     DecodeError,
+    _parse_native,
+    _parse_stdlib,
     collapse_blanks,
     decode_record,
     find_urls,
@@ -172,7 +176,7 @@ PLAIN = (
         pytest.param(
             b"From: a@b.example\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!@@@@\r\n",
             lambda e: e.from_address == "a@b.example",
-            id="fast-parser-refuses-stdlib-fallback",
+            id="native-parser-refuses-stdlib-fallback",
         ),
         pytest.param(
             b'From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>Hi <a href="https://x.example/y">here</a>'
@@ -184,6 +188,58 @@ PLAIN = (
 )
 def test_rfc822(raw: bytes, check) -> None:
     assert check(_decode_raw(raw))
+
+
+def test_bad_base64_is_left_to_the_stdlib() -> None:
+    raw = b"From: a@b.example\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!@@@@\r\n"
+    assert _parse_native(raw) == ({}, False)
+    assert _parse_stdlib(raw)[1]
+
+
+def _multipart(*parts: bytes, boundary: bytes = b"b") -> bytes:
+    body = b"".join(b"--" + boundary + b"\r\n" + part + b"\r\n" for part in parts)
+    return body + b"--" + boundary + b"--\r\n"
+
+
+# Messages whose reading could differ between the two parsers: encodings, charsets, part kinds.
+EDGE_MESSAGES = {
+    "encoded-and-folded-headers": (
+        b"Message-ID:\r\n <folded@mail.example>\r\nFrom: =?utf-8?b?w4lyaWM=?= <eric@b.example>\r\n"
+        b"To: Team: a@acme.com, b@acme.com;, c@acme.com\r\nSubject: =?utf-8?q?Caf=C3=A9?= and\r\n more\r\n"
+        b"X-Mailer: m 1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nna=EFve soft=\r\nbreak https://a.example/x.\r\n"
+    ),
+    "utf-8-body-without-charset": b"From: a@b.example\r\n\r\nna\xc3\xafve \xff https://b.example\r\n",
+    "html-only": b"From: a@b.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi <a href='https://h.example'>x</a>",
+    "attachments-and-embedded-message": b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    + _multipart(
+        b"Content-Type: text/plain\r\n\r\nouter",
+        b'Content-Type: text/plain; name="notes.txt"\r\n\r\nnot body',
+        b"Content-Type: application/pdf\r\nContent-Disposition: attachment\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=",
+        b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\ninner https://i.example",
+    ),
+    "header-block-without-empty-line": b"From: a@b.example\r\nSubject: s\r\n"
+    b"Content-Type: multipart/alternative; boundary=b\r\nThis is a multi-part message\r\n"
+    + _multipart(b"Content-Type: text/plain\r\n\r\nkept"),
+}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [pytest.param(raw, id=name) for name, raw in EDGE_MESSAGES.items()]
+    + [
+        pytest.param(render_rfc822(labelled.event), id=f"generated-{i}")
+        for i, labelled in enumerate(generate_events(40, seed=9))
+    ],
+)
+def test_native_and_stdlib_parsers_agree(raw: bytes) -> None:
+    native, native_ok = _parse_native(raw)
+    stdlib, stdlib_ok = _parse_stdlib(raw)
+    assert native_ok and stdlib_ok
+    if str(native["plain"]).strip():
+        stdlib["markup"] = ""  # the native parser hands the HTML over only when the body needs it
+    assert native == stdlib
 
 
 def test_rfc822_without_message_id_or_key_uses_content_hash() -> None:
@@ -231,6 +287,36 @@ def test_generated_raw_messages_round_trip() -> None:
 )
 def test_find_urls(texts: tuple[str, ...], expected: list[str]) -> None:
     assert find_urls(*texts) == expected
+
+
+def _find_urls_by_regex(*texts: str) -> list[str]:
+    """The rule ``find_urls`` keeps, as first written in Python."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in re.findall(r"""https?://[^\s<>"'()\[\]{}]+""", text):
+            seen.setdefault(match.rstrip(".,;:!?"), None)
+            if len(seen) >= MAX_URLS:
+                return list(seen)
+    return list(seen)
+
+
+URL_PIECES = ["http", "https", "://", ":/", "s", "a.example", "/p?q=1", ".", ",", "!", ";", " ", "\n", "\t",
+              "\x1c", "\xa0", "\u2028", "\u3000", "\u200b", "<", ">", '"', "'", "(", ")", "[", "]", "{", "}",
+              "é", "\u0130", "\U0001f600", "h", "t", "p", "HTTP://", "=", "&amp;"]
+
+
+def test_find_urls_is_the_regex_on_fuzzed_text() -> None:
+    rng = random.Random(4)
+    for _ in range(3000):
+        texts = ["".join(rng.choices(URL_PIECES, k=rng.randint(0, 40))) for _ in range(rng.randint(1, 3))]
+        assert find_urls(*texts) == _find_urls_by_regex(*texts), texts
+
+
+def test_find_urls_stops_at_the_limit() -> None:
+    text = " ".join(f"https://h{i}.example" for i in range(MAX_URLS + 10))
+    assert find_urls(text, "https://late.example") == _find_urls_by_regex(text) == [
+        f"https://h{i}.example" for i in range(MAX_URLS)
+    ]
 
 
 def test_html_to_text() -> None:
