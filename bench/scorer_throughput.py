@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from scorer.features import feature_matrix
 from scorer.generator import generate_events
@@ -152,10 +152,25 @@ def read_timestamps(bootstrap: str, topic: str, partitions: int) -> dict[bytes, 
     return stamps
 
 
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Offsets committed by ``group`` on ``topic``, summed; 0 while the broker answers with a
+    retriable error (a group coordinator still loading on a fresh broker: NOT_COORDINATOR)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-    consumer.close()
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    except KafkaException as error:
+        if not (error.args[0].retriable() or error.args[0].code() in COORDINATOR_NOT_READY):
+            raise
+        return 0
+    finally:
+        consumer.close()
     return sum(max(0, tp.offset) for tp in committed)
 
 

@@ -253,7 +253,8 @@ def decode_rfc822_event(raw: bytes, *, fallback_message_id: str, tenant_id: str,
 
     ``fallback_message_id`` is used when the message has no Message-ID (e.g. the Kafka key or a
     hash of the bytes); ``tenant_id`` and ``received_at`` come from the Kafka record.
-    Raises DecodeError(UNPARSEABLE_MIME) when neither parser finds a header block.
+    Raises DecodeError(UNPARSEABLE_MIME) when neither parser finds a header block, or the stdlib
+    fails on what the native parser refused (MIME nested deeper than Python's recursion limit).
     """
     fields, ok = _parse_native(raw)
     if not ok:
@@ -261,6 +262,9 @@ def decode_rfc822_event(raw: bytes, *, fallback_message_id: str, tenant_id: str,
             fields, ok = _parse_stdlib(raw)
         except (ValueError, LookupError, TypeError, UnicodeError, email.errors.MessageError) as error:
             raise DecodeError(DeadLetterReason.UNPARSEABLE_MIME, f"stdlib email: {error}"[:200]) from None
+        except RecursionError:
+            # MIME nested past Python's recursion limit; the native parser stops at 100 levels.
+            raise DecodeError(DeadLetterReason.UNPARSEABLE_MIME, "stdlib email: MIME nested too deep") from None
     if not ok:
         raise DecodeError(DeadLetterReason.UNPARSEABLE_MIME, "no RFC 5322 header block")
     fields["message_id"] = fields["message_id"] or fallback_message_id

@@ -93,7 +93,8 @@ fn find_urls(texts: &Bound<'_, PyAny>, limit: usize) -> PyResult<Vec<String>> {
 /// newlines), `markup` (the HTML parts, only when `plain` is blank by Python's `str.strip()`,
 /// else ""), `urls` (of plain then HTML, at most `url_limit`), `attachments` (dicts of `name`,
 /// `content_type`, `size_bytes`, `sha256`), `headers` (those of `kept_headers` present, by
-/// lowercase name), `authentication_results` (str or None). Parsing runs without the GIL.
+/// lowercase name), `authentication_results` (str or None). Parsing runs without the GIL; a panic
+/// in it counts as a refusal.
 #[pyfunction]
 fn parse_rfc822<'py>(
     py: Python<'py>,
@@ -101,12 +102,18 @@ fn parse_rfc822<'py>(
     kept_headers: Vec<String>,
     url_limit: usize,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
+    // A panic inside the parser (a bug in it, met by hostile input) refuses the message like a
+    // parse error does, so the stdlib fallback or the dead-letter topic gets it, not the loop.
     let parsed = py.detach(|| {
         let kept: Vec<&str> = kept_headers.iter().map(String::as_str).collect();
-        mime::parse(raw, &kept).map(|fields| {
-            let found = urls::find_urls([fields.plain.as_str(), fields.markup.as_str()], url_limit);
-            (fields, found)
+        std::panic::catch_unwind(|| {
+            mime::parse(raw, &kept).map(|fields| {
+                let found = urls::find_urls([fields.plain.as_str(), fields.markup.as_str()], url_limit);
+                (fields, found)
+            })
         })
+        .ok()
+        .flatten()
     });
     let Some((fields, found)) = parsed else {
         return Ok(None);

@@ -242,6 +242,32 @@ def test_native_and_stdlib_parsers_agree(raw: bytes) -> None:
     assert native == stdlib
 
 
+def _nested_multipart(levels: int, inner: bytes = b"Content-Type: text/plain\r\n\r\ndeep", tag: bytes = b"n") -> bytes:
+    """``inner`` inside ``levels`` multipart/mixed parts, boundaries ``<tag><level>``."""
+    for level in range(levels):
+        boundary = tag + b"%d" % level
+        header = b"Content-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n"
+        inner = header + _multipart(inner, boundary=boundary)
+    return inner
+
+
+def test_mime_nested_past_every_parser_is_dead_lettered() -> None:
+    raw = b"From: a@b.example\r\n" + _nested_multipart(3000)
+    with pytest.raises(DecodeError) as caught:
+        _decode_raw(raw)
+    assert caught.value.reason is DeadLetterReason.UNPARSEABLE_MIME
+
+
+def test_embedded_messages_are_read_eight_deep() -> None:
+    message = b"Content-Type: text/plain\r\n\r\ndeep"
+    bodies = []
+    for depth in range(1, 11):
+        nested = _nested_multipart(2, message, tag=b"d%d-" % depth)
+        message = b"Content-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\n" + nested
+        bodies.append(_decode_raw(b"From: top@b.example\r\n" + message).body_text)
+    assert bodies == ["deep"] * 8 + [""] * 2
+
+
 def test_rfc822_without_message_id_or_key_uses_content_hash() -> None:
     raw = PLAIN.replace(b"Message-ID: <abc@mail.example>\r\n", b"")
     assert _decode_raw(raw, key=None).message_id.startswith("sha256:")
