@@ -115,9 +115,14 @@ fn parse_rfc822<'py>(
         .ok()
         .flatten()
     });
-    let Some((fields, found)) = parsed else {
-        return Ok(None);
-    };
+    match parsed {
+        Some((fields, found)) => fields_dict(py, fields, found).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `parse_rfc822`'s dict of one message's fields and URLs.
+fn fields_dict<'py>(py: Python<'py>, fields: mime::Fields, found: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
     let markup = if pystr::strip(&fields.plain).is_empty() {
         fields.markup
     } else {
@@ -149,7 +154,7 @@ fn parse_rfc822<'py>(
     result.set_item(intern!(py, "attachments"), attachments)?;
     result.set_item(intern!(py, "headers"), headers)?;
     result.set_item(intern!(py, "authentication_results"), fields.authentication_results)?;
-    Ok(Some(result))
+    Ok(result)
 }
 
 /// The scorer's hot path in Rust (see scorer/features.py and scorer/decode.py).
