@@ -41,7 +41,14 @@ MAX_URLS = 50
 MAX_BODY_CHARS = 20_000
 KEPT_HEADERS = ("list-unsubscribe", "x-mailer", "return-path", "x-originating-ip", "precedence", "auto-submitted")
 
-_TAG = re.compile(r"<(?:script|style)[^>]*>.*?</(?:script|style)>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+# Both stop at the next "<", so a scan from one "<" never runs past the next: linear on any input
+# (the former "<[^>]+>" and ".*?</script>" rescanned to the end from every unclosed "<").
+_RAW_TEXT_OPEN = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
+_RAW_TEXT_CLOSE = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+}
+_TAG = re.compile(r"<[^<>]+>")
 _SPACE_RUN = re.compile(" {2,}")
 _AUTH = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 _AUTH_VALUES = frozenset({"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"})
@@ -92,8 +99,23 @@ def decode_json_event(value: bytes) -> EmailEvent:
 
 
 def html_to_text(markup: str) -> str:
-    """Visible text of an HTML body, roughly: tags, scripts and styles removed, entities decoded."""
-    return html.unescape(_TAG.sub(" ", markup))
+    """Visible text of an HTML body, roughly: tags, scripts and styles removed, entities decoded.
+
+    Linear in the length of ``markup`` whatever it holds (hostile mail included). A ``<script>``
+    or ``<style>`` that is never closed hides the rest of the document, as it does in a browser.
+    """
+    kept: list[str] = []
+    at = 0
+    while (opened := _RAW_TEXT_OPEN.search(markup, at)) is not None:
+        kept.append(markup[at : opened.start()])
+        closed = _RAW_TEXT_CLOSE[opened.group(1).lower()].search(markup, opened.end())
+        if closed is None:
+            at = len(markup)
+            break
+        kept.append(" ")
+        at = closed.end()
+    kept.append(markup[at:])
+    return html.unescape(_TAG.sub(" ", "".join(kept)))
 
 
 def find_urls(*texts: str) -> list[str]:

@@ -345,8 +345,27 @@ def test_find_urls_stops_at_the_limit() -> None:
     ]
 
 
-def test_html_to_text() -> None:
-    assert html_to_text("<style>p{}</style><p>Tom &amp; Jerry</p>").split() == ["Tom", "&", "Jerry"]
+@pytest.mark.parametrize(
+    ("markup", "words"),
+    [
+        pytest.param("<style>p{}</style><p>Tom &amp; Jerry</p>", ["Tom", "&", "Jerry"], id="style-and-entity"),
+        pytest.param("a<SCRIPT type=x>var b;</script >c", ["a", "c"], id="script-any-case"),
+        pytest.param("a<script>var b; <p>c", ["a"], id="unclosed-script-hides-the-rest"),
+        pytest.param("a <b and c<i>d</i>", ["a", "<b", "and", "c", "d"], id="unclosed-tag-kept-as-text"),
+    ],
+)
+def test_html_to_text(markup: str, words: list[str]) -> None:
+    assert html_to_text(markup).split() == words
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [pytest.param("<script>" * 100_000, id="unclosed-scripts"), pytest.param("<a" * 200_000, id="unclosed-tags")],
+)
+@pytest.mark.timeout(60)
+def test_html_to_text_is_linear_on_hostile_markup(markup: str) -> None:
+    # ~0.1 s here; quadratic before (800 KB of "<script>" took 271 s): the timeout ends a regression.
+    assert len(html_to_text(markup)) <= len(markup)
 
 
 @pytest.mark.parametrize(
