@@ -251,7 +251,11 @@ def _parse_stdlib(raw: bytes) -> tuple[dict[str, object], bool]:
             except LookupError:
                 text = data.decode("utf-8", "replace")
             (plain if content_type == "text/plain" else markup).append(text)
-    headers = {key.lower(): str(value) for key, value in message.items()}
+    # The first of each name, as the native parser reads it: the topmost Authentication-Results is
+    # the receiving MTA's (RFC 8601 7.2); lower ones can be the sender's forgeries.
+    headers: dict[str, str] = {}
+    for key, value in message.items():
+        headers.setdefault(key.lower(), str(value))
     to = [address for _, address in email.utils.getaddresses(message.get_all("to", [])) if address]
     fields: dict[str, object] = {
         "message_id": _strip_angle(headers.get("message-id", "")),

@@ -190,6 +190,15 @@ def test_rfc822(raw: bytes, check) -> None:
     assert check(_decode_raw(raw))
 
 
+def test_topmost_authentication_results_counts_on_both_paths() -> None:
+    raw = (
+        b"From: a@b.example\r\nAuthentication-Results: mx; spf=fail\r\nAuthentication-Results: forged; spf=pass\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!!"
+    )
+    assert _parse_native(raw)[1] is False  # the stdlib reads this one
+    assert _decode_raw(raw).auth.spf is AuthResult.FAIL
+
+
 def test_bad_base64_is_left_to_the_stdlib() -> None:
     raw = b"From: a@b.example\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!@@@@\r\n"
     assert _parse_native(raw) == ({}, False)
@@ -209,6 +218,8 @@ EDGE_MESSAGES = {
         b"X-Mailer: m 1\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\nna=EFve soft=\r\nbreak https://a.example/x.\r\n"
     ),
+    "duplicate-headers-first-wins": b"Subject: a\r\nSubject: b\r\nFrom: a@b.example\r\n"
+    b"Authentication-Results: mx; spf=fail\r\nAuthentication-Results: forged; spf=pass\r\n\r\nbody",
     "utf-8-body-without-charset": b"From: a@b.example\r\n\r\nna\xc3\xafve \xff https://b.example\r\n",
     "html-only": b"From: a@b.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi <a href='https://h.example'>x</a>",
     "attachments-and-embedded-message": b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
