@@ -125,7 +125,7 @@ def ensure_all(settings: StackSettings, *, say: Callable[[str], None] = print) -
         for tmp in d.glob("*.tmp"):
             shutil.rmtree(tmp)
     say("build: fetching and building the stack's binaries (cached under "
-        f"{settings.cache_dir}; a cold build takes 20-40 minutes on 2 cores)")
+        f"{settings.cache_dir}; a cold build takes about 15-40 minutes on 2 cores)")
     _step(f"etcd {v.etcd}", binaries.etcd.exists, build_etcd, say=say)
     _step(f"kubernetes {v.kubernetes}", lambda: all(binaries.kube(c).exists() for c in KUBERNETES_COMMANDS),
           build_kubernetes, say=say)
