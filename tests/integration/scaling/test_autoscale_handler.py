@@ -206,10 +206,11 @@ async def test_deleting_a_pipeline_stops_its_loop_while_prometheus_hangs(
         assert autoscaler.running == 0
     finally:
         await autoscaler.stop_all()
-        for writer in accepted:
-            writer.close()
         server.close()
         await server.wait_closed()
+        for writer in accepted:
+            writer.close()
+        await asyncio.sleep(0)  # let the transports' close callbacks run
 
 
 
