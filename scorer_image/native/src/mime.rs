@@ -154,7 +154,7 @@ fn walk(
             name: name.cloned().unwrap_or_default(),
             content_type: content_type.to_owned(),
             size_bytes: content.len(),
-            sha256: hex(&Sha256::digest(&content)),
+            sha256: hex::encode(Sha256::digest(&content)),
         });
     } else if content_type == "text/plain" {
         plain.push(text_of(part)?);
@@ -178,15 +178,6 @@ fn text_of(part: &ParsedMail<'_>) -> Option<String> {
 /// value that never reaches a year ("the day after tomorrow"), so 0 counts as no date.
 fn parse_date(value: &str) -> Option<i64> {
     dateparse(value).ok().filter(|&seconds| seconds != 0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|&byte| [DIGITS[usize::from(byte >> 4)], DIGITS[usize::from(byte & 0xf)]])
-        .map(char::from)
-        .collect()
 }
 
 /// `read` applied to the first header called `name`, its raw value cut to `MAX_HEADER_BYTES`
