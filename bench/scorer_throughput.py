@@ -3,7 +3,8 @@
 For each mode (JSON events, raw RFC 5322 messages):
 
 1. pre-fill an input topic with ``--count`` (JSON) / ``--raw-count`` (raw) generated records;
-2. run, one after the other on that same topic, each as its own process with its own group:
+2. run, one after the other on that same topic, each as its own process with its own group (and
+   its own session, hence its own scheduling group, as a pod has its own cgroup):
    - the scorer (``scorefleet-scorer``, default batch settings),
    - a pass-through consumer: the same pipelined consume -> produce -> commit-acknowledged loop
      with the scorer's own client settings (scorer.kafka_config)
@@ -11,11 +12,11 @@ For each mode (JSON events, raw RFC 5322 messages):
    - a naive loop: poll one record, score it, produce it, wait for the ack, commit, repeat
      (on the first ``--naive-count`` records only: it is slow);
    rates are records / (last output timestamp - first output timestamp), read from the output topics;
-3. latency: a fresh scorer on a fresh topic while records are produced at half the measured scorer
-   rate for ``--latency-warmup-seconds`` and then ``--latency-seconds``; latency = output record
-   timestamp - input record timestamp, p50/p99 over the records after the warm-up (steady state;
-   the first ~1-2 s on a brand-new topic carry a start-up transient, reported apart as
-   ``latency_warmup_p99_ms``).
+3. latency: a fresh scorer on a fresh topic while records are produced (lz4, as in the pre-fill) at
+   half the measured scorer rate for ``--latency-warmup-seconds`` and then ``--latency-seconds``;
+   latency = output record timestamp - input record timestamp, p50/p99 over the records after the
+   warm-up (steady state; the first ~1-2 s on a brand-new topic carry a start-up transient,
+   reported apart as ``latency_warmup_p99_ms``).
 
 Prints one JSON line per mode and a final JSON line with both. Nothing is asserted.
 
@@ -25,6 +26,7 @@ Prints one JSON line per mode and a final JSON line with both. Nothing is assert
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -53,6 +55,10 @@ from scorer.settings import OffsetResetPolicy, ScorerSettings
 from scorer.training import TrainingReport, train_default_model
 
 REPO = Path(__file__).resolve().parents[1]
+# Both producers of input records compress as an upstream producer of mail would: the maximum rate
+# is measured on lz4 batches, so half of it is produced the same way (uncompressed, the paced
+# phase pushed ~2.5x the bytes of the pre-fill through the broker beside the scorer).
+INPUT_COMPRESSION = "lz4"
 SCORER_BIN = REPO / ".venv" / "bin" / "scorefleet-scorer"
 
 
@@ -88,7 +94,7 @@ def prefill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, Any]])
             "bootstrap.servers": bootstrap,
             "linger.ms": 20,
             "batch.size": 1_000_000,
-            "compression.type": "lz4",
+            "compression.type": INPUT_COMPRESSION,
             "enable.idempotence": True,
         }
     )
@@ -107,7 +113,9 @@ def paced_produce(
     bootstrap: str, topic: str, records: list[tuple[bytes, bytes, Any]], rate: float, *, warmup_topic: str
 ) -> float:
     """Produce at ``rate`` records/s (in 10 ms steps); returns the achieved rate."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "compression.type": INPUT_COMPRESSION}
+    )
     # Warm the producer up (connection, idempotent producer id, the topic's partition leaders) so
     # its start-up is not counted as latency: records wait in the producer until it knows them.
     producer.produce(warmup_topic, b"warm-up")
@@ -341,19 +349,32 @@ def role_naive(bootstrap: str, source: str, sink: str, group: str, model_path: s
 
 
 @contextmanager
-def scorer_subprocess(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``scorefleet-scorer`` as its own process (logs appended to ``log_path``); SIGTERM and wait on exit."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([str(SCORER_BIN)], env=env, stdout=log, stderr=log)
-        try:
-            yield process
-        finally:
+def own_session(argv: list[str], **popen: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` as its own process in its own session; SIGTERM (if still running) and wait on exit.
+
+    Its own session puts it in its own scheduling group (Linux autogroup), as the dev stack's
+    node agent runs a pod and as Kubernetes gives each pod its own cgroup: otherwise the scorer
+    would share one CPU share with this process, the load generator, while the broker has its own.
+    """
+    process = subprocess.Popen(argv, start_new_session=True, **popen)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(60)
+        process.wait(60)
 
 
-def run_role(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--role", *args], stdout=subprocess.DEVNULL)
+@contextmanager
+def scorer_subprocess(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``scorefleet-scorer`` in its own session (logs appended to ``log_path``); SIGTERM and wait on exit."""
+    with log_path.open("ab") as log, own_session([str(SCORER_BIN)], env=env, stdout=log, stderr=log) as process:
+        yield process
+
+
+def run_role(args: list[str]) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``--role`` of this script in its own session (see ``own_session``)."""
+    return own_session([sys.executable, __file__, "--role", *args], stdout=subprocess.DEVNULL)
 
 
 # -- one mode --
@@ -399,10 +420,8 @@ def run_mode(name: str, count: int, config: BenchConfig) -> dict[str, Any]:
         results: dict[str, float] = {}
         # pass-through
         group = f"bench-pt-{suffix}"
-        process = run_role(["passthrough", bootstrap, source, sinks["passthrough"], group])
-        wait_committed(bootstrap, group, source, partitions, count, timeout=1200)
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+        with run_role(["passthrough", bootstrap, source, sinks["passthrough"], group]):
+            wait_committed(bootstrap, group, source, partitions, count, timeout=1200)
         results["passthrough"] = rate_from_outputs(read_timestamps(bootstrap, sinks["passthrough"], partitions))
         print(f"[{name}] pass-through {results['passthrough']:.0f}/s", file=sys.stderr, flush=True)
         # scorer
@@ -417,8 +436,8 @@ def run_mode(name: str, count: int, config: BenchConfig) -> dict[str, Any]:
         print(f"[{name}] scorer {results['scorer']:.0f}/s", file=sys.stderr, flush=True)
         # naive
         group = f"bench-naive-{suffix}"
-        process = run_role(["naive", bootstrap, source, sinks["naive"], group, model["path"], str(naive_count)])
-        process.wait(1800)
+        with run_role(["naive", bootstrap, source, sinks["naive"], group, model["path"], str(naive_count)]) as process:
+            process.wait(1800)
         results["naive"] = rate_from_outputs(read_timestamps(bootstrap, sinks["naive"], partitions))
         print(f"[{name}] naive {results['naive']:.0f}/s", file=sys.stderr, flush=True)
 
