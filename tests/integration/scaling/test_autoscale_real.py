@@ -81,8 +81,10 @@ def test_burst_scales_out_within_two_polls_drains_and_returns_to_min(
     # (lag under lagThreshold x replicas already recommends fewer), but never before the scale-up.
     assert down_after - scaled_after >= WINDOW_SECONDS - POLL_SECONDS, "scaled down before the window passed"
 
+    # The loop scales the Deployment and then applies the status: a read in between sees the last poll's.
+    wait_for(lambda: status().get("desiredReplicas") == 1, timeout_seconds=POLL_SECONDS,
+             what="the status to follow the scale-down", poll_seconds=0.2)
     final = status()
-    assert final["desiredReplicas"] == 1
     assert final["lag"]["totalMessages"] == 0
     assert next(c for c in final["conditions"] if c["type"] == "LagSourceHealthy")["status"] == "True"
     reasons = [reason for _, reason, _ in _events(kube_api, namespace, name)]
