@@ -44,10 +44,7 @@ KEPT_HEADERS = ("list-unsubscribe", "x-mailer", "return-path", "x-originating-ip
 # Both stop at the next "<", so a scan from one "<" never runs past the next: linear on any input
 # (the former "<[^>]+>" and ".*?</script>" rescanned to the end from every unclosed "<").
 _RAW_TEXT_OPEN = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
-_RAW_TEXT_CLOSE = {
-    "script": re.compile(r"</script\s*>", re.IGNORECASE),
-    "style": re.compile(r"</style\s*>", re.IGNORECASE),
-}
+_RAW_TEXT_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style")}
 _TAG = re.compile(r"<[^<>]+>")
 _SPACE_RUN = re.compile(" {2,}")
 _AUTH = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)

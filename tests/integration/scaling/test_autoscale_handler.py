@@ -28,6 +28,8 @@ from detection_operator.render import deployment_name
 from kubernetes import client as k8s
 from prometheus_client import CollectorRegistry
 
+from tests.integration.scaling.hanging import hanging_server
+
 MODEL = {"name": "phishing-linear", "version": "2026.11.1", "uri": "http://127.0.0.1:18080/m.onnx",
          "sha256": "0" * 64}
 
@@ -173,44 +175,33 @@ async def test_deleting_a_pipeline_stops_its_loop_while_prometheus_hangs(
     topic_factory: Callable[..., str],
 ) -> None:
     """A real TCP server that never answers stands for a Prometheus hanging for minutes."""
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    autoscaler = Autoscaler(
-        AutoscaleSettings(prometheus_url=f"http://127.0.0.1:{port}", lag_timeout_seconds=120,
-                          start_jitter_seconds=0),
-        kube=KubeAdapter(kube_api, field_manager=AUTOSCALER_FIELD_MANAGER),
-        metrics=AutoscaleMetrics(CollectorRegistry()),
-    )
-    topic = topic_factory(partitions=1, prefix="as")
-    pipeline = Pipeline(kube_api, namespace, replicas=1,
-                        kafka={"bootstrapServers": kafka_bootstrap_servers, "inputTopic": topic,
-                               "outputTopic": f"{topic}-out"},
-                        scaling={"pollingIntervalSeconds": 1})
-    try:
-        autoscaler.observe("ADDED", pipeline.body())
-        deadline = time.monotonic() + 30
-        while not accepted and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # until the poll is stuck inside the Prometheus request
-        assert accepted, "the loop never reached Prometheus"
-        assert autoscaler.running == 1
-        started = time.monotonic()
-        autoscaler.observe("DELETED", pipeline.body())
-        while autoscaler.running and time.monotonic() - started < 10:
-            await asyncio.sleep(0.01)
-        # Deleting a pipeline mid-call must finish within about 10 s (issue 5), not after the call's timeout.
-        assert autoscaler.running == 0
-    finally:
-        await autoscaler.stop_all()
-        server.close()
-        await server.wait_closed()
-        for writer in accepted:
-            writer.close()
-        await asyncio.sleep(0)  # let the transports' close callbacks run
+    async with hanging_server() as (url, accepted):
+        autoscaler = Autoscaler(
+            AutoscaleSettings(prometheus_url=url, lag_timeout_seconds=120,
+                              start_jitter_seconds=0),
+            kube=KubeAdapter(kube_api, field_manager=AUTOSCALER_FIELD_MANAGER),
+            metrics=AutoscaleMetrics(CollectorRegistry()),
+        )
+        topic = topic_factory(partitions=1, prefix="as")
+        pipeline = Pipeline(kube_api, namespace, replicas=1,
+                            kafka={"bootstrapServers": kafka_bootstrap_servers, "inputTopic": topic,
+                                   "outputTopic": f"{topic}-out"},
+                            scaling={"pollingIntervalSeconds": 1})
+        try:
+            autoscaler.observe("ADDED", pipeline.body())
+            deadline = time.monotonic() + 30
+            while not accepted and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # until the poll is stuck inside the Prometheus request
+            assert accepted, "the loop never reached Prometheus"
+            assert autoscaler.running == 1
+            started = time.monotonic()
+            autoscaler.observe("DELETED", pipeline.body())
+            while autoscaler.running and time.monotonic() - started < 10:
+                await asyncio.sleep(0.01)
+            # Deleting a pipeline mid-call must finish within about 10 s (issue 5), not after the call's timeout.
+            assert autoscaler.running == 0
+        finally:
+            await autoscaler.stop_all()
 
 
 

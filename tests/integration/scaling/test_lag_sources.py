@@ -21,6 +21,8 @@ from detection_operator.api.pipeline import OffsetResetPolicy
 from detection_operator.api.scaling import LagSource
 from detection_operator.scaling import LagReading, LagUnknown, UnknownLagReason
 
+from tests.integration.scaling.hanging import hanging_server
+
 LATEST, EARLIEST = OffsetResetPolicy.LATEST, OffsetResetPolicy.EARLIEST
 #: Prometheus scrapes the exporter every 5 s; allow a few scrapes plus exporter latency.
 PROMETHEUS_DEADLINE_SECONDS = 45.0
@@ -187,15 +189,8 @@ async def test_unreachable_sources_are_unknown_within_their_timeout() -> None:
 
 async def test_hanging_prometheus_is_bounded_and_cancellable() -> None:
     """A real TCP server that accepts and never answers (a Prometheus stuck for minutes)."""
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        source = PrometheusLagSource(f"http://127.0.0.1:{port}", timeout_seconds=1.5)
+    async with hanging_server() as (url, accepted):
+        source = PrometheusLagSource(url, timeout_seconds=1.5)
         query = PrometheusLagQuery("g", "t", LATEST, max_sample_age_seconds=30)
         started = time.monotonic()
         reading = await source.read_lag(query)
@@ -204,7 +199,7 @@ async def test_hanging_prometheus_is_bounded_and_cancellable() -> None:
         assert time.monotonic() - started < 15, "the 1.5 s timeout was not honoured"
 
         # Cancelled mid-call (the pipeline was deleted): returns at once, not after the timeout.
-        slow = PrometheusLagSource(f"http://127.0.0.1:{port}", timeout_seconds=120)
+        slow = PrometheusLagSource(url, timeout_seconds=120)
         connections_before = len(accepted)
         task = asyncio.create_task(slow.read_lag(query))
         async def request_arrived() -> None:
@@ -220,9 +215,3 @@ async def test_hanging_prometheus_is_bounded_and_cancellable() -> None:
             await task
         # Deleting a pipeline mid-call must finish within about 10 s (issue 5), not after 120 s.
         assert time.monotonic() - started < 10
-    finally:
-        server.close()
-        await server.wait_closed()
-        for writer in accepted:
-            writer.close()
-        await asyncio.sleep(0)  # let the transports' close callbacks run
